@@ -1,0 +1,69 @@
+# aiorch: `make run` starts the suite behind Envoy, `make test` runs the tests.
+# Every target sets up what it needs first; set-up steps are stamped and idempotent.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTOS := $(wildcard protos/aiorch/v1/*.proto)
+# googleapis-common-protos ships google/api and google/rpc .proto files; grpc_tools adds
+# the well-known types itself.
+GOOGLEAPIS = $$($(PY) -c 'import google.api, pathlib; print(pathlib.Path(google.api.__path__[0]).parent.parent)')
+TOKENIZER := build/models/all-MiniLM-L6-v2/tokenizer.json
+DESCRIPTOR := build/aiorch.pb
+ENVOY_CONFIG := build/envoy.yaml
+
+.PHONY: setup run test lint clean
+setup: $(VENV)/.stamp aiorch/.stamp $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
+
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# compat mode puts the project root on sys.path, so the generated aiorch package
+	# (made after this step) imports from anywhere.
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
+	rm -rf aiorch && mkdir -p aiorch/v1
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) \
+		--python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	touch aiorch/__init__.py aiorch/v1/__init__.py $@
+
+# The descriptor carries google.rpc.Status and its details so Envoy can turn error
+# details into JSON bodies.
+$(DESCRIPTOR): $(PROTOS) $(VENV)/.stamp
+	mkdir -p build
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports \
+		--descriptor_set_out=$@ $(PROTOS) google/rpc/status.proto google/rpc/error_details.proto
+
+$(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py $(DESCRIPTOR) $(VENV)/.stamp
+	$(PY) -m gateway.render --descriptor $(DESCRIPTOR) --out $@
+
+$(TOKENIZER): $(VENV)/.stamp
+	$(PY) -m services.embeddings.fetch_tokenizer $@
+
+run: setup
+	$(VENV)/bin/honcho --procfile deploy/local/Procfile --app-root . start
+
+test: setup
+	$(PY) -m pytest
+
+node_modules/.stamp: package.json
+	npm install --silent --no-audit --no-fund
+	touch $@
+
+# buf cannot fetch googleapis here, so it lints a protoc image that carries the imports
+# and the comments (source info) instead of resolving them itself.
+lint: setup node_modules/.stamp
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info \
+		--descriptor_set_out=build/lint.binpb $(PROTOS)
+	node_modules/.bin/buf lint build/lint.binpb --config protos/buf.yaml --path aiorch/v1
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) aiorch build node_modules

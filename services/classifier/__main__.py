@@ -1,0 +1,23 @@
+"""python -m services.classifier: the classifier service on AIORCH_CLASSIFIER_ADDR."""
+
+from aiorch.v1 import classifier_pb2_grpc
+from services.classifier.servicer import ClassifierServicer
+from services.common.channels import open_channel
+from services.common.server import Service, run
+from services.embeddings.client import EmbeddingsClient
+
+
+async def build(settings, stack):
+    channel = open_channel(settings.embeddings_addr)
+    stack.push_async_callback(channel.close)
+    return [
+        Service(
+            "aiorch.v1.ClassifierService",
+            ClassifierServicer(EmbeddingsClient(channel), settings),
+            classifier_pb2_grpc.add_ClassifierServiceServicer_to_server,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    run("classifier", build)

@@ -1,0 +1,105 @@
+"""Domain errors and their one mapping to gRPC status with google.rpc details.
+
+Domain code raises these and knows nothing of gRPC; the server interceptor turns them
+into a status the client can read field by field (`rpc_status.from_call`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str
+    reason: str
+
+
+class DomainError(Exception):
+    """An error a client should see as it is, with a status code."""
+
+    code = grpc.StatusCode.INTERNAL
+
+    def status(self) -> status_pb2.Status:
+        return status_pb2.Status(code=self.code.value[0], message=str(self))
+
+
+class InvalidInput(DomainError):
+    """The request is wrong; `violations` say which fields and why."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str = "", reason: str = "", *, violations=()):
+        self.violations = tuple(violations) or (Violation(field, reason),)
+        super().__init__("; ".join(f"{v.field}: {v.reason}" for v in self.violations))
+
+    def status(self) -> status_pb2.Status:
+        details = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.reason)
+                for v in self.violations
+            ]
+        )
+        return _with_details(super().status(), details)
+
+
+class NotFound(DomainError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class Overloaded(DomainError):
+    """Too much work right now; the client may retry after `retry_after` seconds."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def status(self) -> status_pb2.Status:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(self.retry_after * 1e9))
+        return _with_details(super().status(), error_details_pb2.RetryInfo(retry_delay=delay))
+
+
+class Unavailable(DomainError):
+    """A dependency cannot be reached; transient."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceeded(DomainError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class Unimplemented(DomainError):
+    """A part of the contract that is not built yet."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
+def _with_details(status: status_pb2.Status, *details) -> status_pb2.Status:
+    for detail in details:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        status.details.append(packed)
+    return status
+
+
+def internal_status() -> status_pb2.Status:
+    """What a client sees of an unexpected exception: no trace, no internals."""
+    return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+
+
+def field_violations(status: status_pb2.Status) -> dict[str, str]:
+    """The BadRequest field violations of a status, as {field: description}."""
+    found = {}
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            found.update({v.field: v.description for v in bad.field_violations})
+    return found

@@ -1,0 +1,96 @@
+"""Server interceptors installed on every server: error mapping and the access log.
+
+This is also where telemetry attaches, so servicers never handle either themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+from grpc_status import rpc_status
+
+from services.common.errors import DomainError, internal_status
+
+log = logging.getLogger("aiorch.rpc")
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
+    if isinstance(error, DomainError):
+        status = error.status()
+    elif isinstance(error, NotImplementedError):
+        status = rpc_status.status_pb2.Status(
+            code=grpc.StatusCode.UNIMPLEMENTED.value[0], message="not implemented yet"
+        )
+    else:
+        log.exception("unhandled error")
+        status = internal_status()
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def _wrap_unary(behavior):
+    async def handle(request, context):
+        try:
+            return await behavior(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:  # every error leaves as a status, never a trace
+            await _abort(context, error)
+
+    return handle
+
+
+def _wrap_stream(behavior):
+    async def handle(request, context):
+        try:
+            async for reply in behavior(request, context):
+                yield reply
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            await _abort(context, error)
+
+    return handle
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Turns domain errors into statuses with details and hides unexpected ones."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        if handler.unary_unary:
+            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+        return handler
+
+
+class AccessLogInterceptor(grpc.aio.ServerInterceptor):
+    """Logs one line per finished call: method, status code, milliseconds."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not handler.unary_unary or method.startswith("/grpc."):
+            return handler
+        behavior = handler.unary_unary
+
+        async def logged(request, context):
+            started = time.perf_counter()
+            try:
+                return await behavior(request, context)
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                log.info(
+                    "rpc",
+                    extra={
+                        "method": method,
+                        "code": getattr(code, "name", str(code)),
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+
+        return handler._replace(unary_unary=logged)

@@ -1,0 +1,105 @@
+"""One way to run a gRPC service: grpc.aio, standard health, reflection, graceful drain.
+
+`create_server` builds a server on any address (tests use port 0); `run` is what a
+service's `__main__` calls: it builds the service, serves until SIGTERM or SIGINT, then
+reports NOT_SERVING, lets in-flight calls finish within the grace period and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.interceptors import AccessLogInterceptor, ErrorInterceptor
+from services.common.logs import configure_logging
+from services.common.settings import Settings, get_settings
+
+log = logging.getLogger("aiorch.server")
+
+# Clients ping every 30 s (see channels.py); allow it so the server never answers
+# with GOAWAY "too_many_pings".
+SERVER_OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+]
+
+
+@dataclass(frozen=True)
+class Service:
+    """A servicer and how to register it."""
+
+    name: str  # full proto name, e.g. "aiorch.v1.EmbeddingsService"
+    servicer: object
+    add_to_server: Callable[[object, grpc.aio.Server], None]
+
+
+@dataclass
+class Server:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    names: tuple[str, ...]
+
+    async def start(self) -> None:
+        await self.server.start()
+        for name in ("", *self.names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float) -> None:
+        """Report NOT_SERVING, refuse new calls, give in-flight ones `grace` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+def create_server(services: Sequence[Service], addr: str) -> Server:
+    server = grpc.aio.server(
+        interceptors=[AccessLogInterceptor(), ErrorInterceptor()], options=SERVER_OPTIONS
+    )
+    for service in services:
+        service.add_to_server(service.servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = tuple(s.name for s in services)
+    reflection.enable_server_reflection(
+        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(addr)
+    return Server(server, port, health_servicer, names)
+
+
+# A service's builder makes its servicers; whatever it opens it registers on the exit
+# stack, which closes after the server has drained.
+Builder = Callable[[Settings, contextlib.AsyncExitStack], Awaitable[Sequence[Service]]]
+
+
+async def serve(service: str, build: Builder, settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    async with contextlib.AsyncExitStack() as stack:
+        services = await build(settings, stack)
+        addr = settings.listen_addr_of(service)
+        server = create_server(services, addr)
+        await server.start()
+        log.info("serving", extra={"service": service, "addr": addr, "port": server.port})
+        await stopping.wait()
+        log.info("draining", extra={"service": service, "grace_s": settings.grace_seconds})
+        await server.stop(settings.grace_seconds)
+    log.info("stopped", extra={"service": service})
+
+
+def run(service: str, build: Builder) -> None:
+    """Entry point of `python -m services.<service>`."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(service, build, settings))
