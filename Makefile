@@ -47,7 +47,7 @@ $(TOKENIZER): $(VENV)/.stamp
 	$(PY) -m services.embeddings.fetch_tokenizer $@
 
 run: setup
-	$(VENV)/bin/honcho --procfile deploy/local/Procfile --app-root . start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 honcho --procfile deploy/local/Procfile --app-root . start
 
 test: setup
 	$(PY) -m pytest

@@ -6,8 +6,9 @@ from functools import partial
 
 from aiorch.v1 import classifier_pb2, classifier_pb2_grpc, common_pb2
 from services.classifier import zero_shot
-from services.classifier.taxonomies import TAXONOMIES
-from services.common.errors import InvalidInput, Unimplemented
+from services.classifier.labels import resolve_labels
+from services.common.deadlines import call_timeout
+from services.common.errors import Unimplemented
 from services.common.settings import Settings
 from services.common.validation import require_text
 from services.embeddings.client import EmbeddingsClient
@@ -20,11 +21,12 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
 
     async def Classify(self, request, context):
         text = require_text(request.text, "text", self.settings.max_text_chars)
-        labels = self._labels(request)
+        labels = resolve_labels(
+            request.labels, request.taxonomy, self.settings.max_labels, self.settings.max_text_chars
+        )
         if request.include_keywords or request.include_summary:
             raise Unimplemented("keywords and summary are not built yet")
-        remaining = context.time_remaining()
-        timeout = None if remaining is None else remaining - self.settings.deadline_margin_seconds
+        timeout = call_timeout(context, self.settings.deadline_margin_seconds)
         embed = partial(self.embeddings.embed, timeout=timeout)
         result = await zero_shot.classify(text, labels, embed)
         return classifier_pb2.ClassifyResponse(
@@ -34,16 +36,3 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
             model=f"zero-shot/{result.model}",
             usage=common_pb2.Usage(input_tokens=result.tokens),
         )
-
-    def _labels(self, request) -> list[zero_shot.LabelSpec]:
-        if not request.labels and request.taxonomy:
-            if request.taxonomy not in TAXONOMIES:
-                known = ", ".join(sorted(TAXONOMIES))
-                raise InvalidInput("taxonomy", f"unknown taxonomy; known: {known}")
-            return list(TAXONOMIES[request.taxonomy])
-        labels = [
-            zero_shot.LabelSpec(label.name.strip(), label.description, tuple(label.examples))
-            for label in request.labels
-        ]
-        zero_shot.validate_labels(labels, self.settings.max_labels, self.settings.max_text_chars)
-        return labels

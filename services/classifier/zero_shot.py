@@ -70,7 +70,11 @@ def softmax(values: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
 async def classify(text: str, labels: Sequence[LabelSpec], embed: Embed) -> Classification:
     examples = [example for label in labels for example in label.examples]
     vectors, tokens, model = await embed([text, *map(label_prompt, labels), *examples])
-    document, prompts, example_vectors = vectors[0], vectors[1 : 1 + len(labels)], vectors[1 + len(labels) :]
+    document, prompts, example_vectors = (
+        vectors[0],
+        vectors[1 : 1 + len(labels)],
+        vectors[1 + len(labels) :],
+    )
     prototypes = []
     offset = 0
     for label, prompt in zip(labels, prompts, strict=True):

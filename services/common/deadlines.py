@@ -19,6 +19,10 @@ class Deadline:
         """Seconds left for a downstream call, keeping `margin` back for our own reply."""
         return max(0.0, self.at - time.monotonic() - margin)
 
+    def wall_clock(self) -> float:
+        """The deadline as seconds since the epoch, for records and clients."""
+        return time.time() + (self.at - time.monotonic())
+
     @property
     def expired(self) -> bool:
         return time.monotonic() >= self.at
@@ -28,3 +32,9 @@ class Deadline:
         if seconds is None:
             return self
         return Deadline(min(self.at, time.monotonic() + seconds))
+
+
+def call_timeout(context, margin: float) -> float | None:
+    """Timeout for a call made while serving `context`: what its caller left, less margin."""
+    remaining = context.time_remaining()
+    return None if remaining is None else max(0.0, remaining - margin)

@@ -37,6 +37,12 @@ class InvalidInput(DomainError):
         self.violations = tuple(violations) or (Violation(field, reason),)
         super().__init__("; ".join(f"{v.field}: {v.reason}" for v in self.violations))
 
+    def under(self, prefix: str) -> InvalidInput:
+        """The same violations, with fields named from an enclosing message."""
+        return InvalidInput(
+            violations=[Violation(f"{prefix}.{v.field}", v.reason) for v in self.violations]
+        )
+
     def status(self) -> status_pb2.Status:
         details = error_details_pb2.BadRequest(
             field_violations=[

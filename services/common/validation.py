@@ -9,7 +9,9 @@ def require_text(value: str, field: str, max_chars: int) -> str:
     if not value.strip():
         raise InvalidInput(field, "must not be empty")
     if len(value) > max_chars:
-        raise InvalidInput(field, f"has {len(value)} characters, more than the limit of {max_chars}")
+        raise InvalidInput(
+            field, f"has {len(value)} characters, more than the limit of {max_chars}"
+        )
     return value
 
 

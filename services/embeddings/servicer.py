@@ -21,7 +21,9 @@ class EmbeddingsServicer(embeddings_pb2_grpc.EmbeddingsServiceServicer):
             request.texts, "texts", self.settings.max_texts, self.settings.max_text_chars
         )
         if request.model and request.model != self.encoder.model_id:
-            raise InvalidInput("model", f"unknown model; this service serves {self.encoder.model_id}")
+            raise InvalidInput(
+                "model", f"unknown model; this service serves {self.encoder.model_id}"
+            )
         # Inference holds the CPU for milliseconds: keep it off the event loop.
         encoded = await asyncio.to_thread(self.encoder.encode, texts)
         return embeddings_pb2.EmbedResponse(

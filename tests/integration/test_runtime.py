@@ -1,0 +1,165 @@
+"""The shared runtime on a real server: health, drain, error mapping, retries, reflection."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc, monitor_pb2, monitor_pb2_grpc
+from services.common.channels import open_channel
+from services.common.errors import InvalidInput, Overloaded, Unavailable, field_violations
+from services.common.server import Service, create_server
+
+EMBEDDINGS = "aiorch.v1.EmbeddingsService"
+
+
+class ScriptedEmbeddings(embeddings_pb2_grpc.EmbeddingsServiceServicer):
+    """Answers each call with the next scripted outcome: an exception to raise, or a delay."""
+
+    def __init__(self, *script):
+        self.script = list(script)
+        self.calls = 0
+
+    async def Embed(self, request, context):
+        self.calls += 1
+        step = self.script.pop(0) if self.script else None
+        if isinstance(step, BaseException):
+            raise step
+        if isinstance(step, float):
+            await asyncio.sleep(step)
+        return embeddings_pb2.EmbedResponse(model="scripted")
+
+
+async def started(servicer):
+    server = create_server(
+        [
+            Service(
+                EMBEDDINGS, servicer, embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server
+            )
+        ],
+        "127.0.0.1:0",
+    )
+    await server.start()
+    return server
+
+
+async def call(server, timeout=5):
+    async with open_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+        return await stub.Embed(embeddings_pb2.EmbedRequest(texts=["x"]), timeout=timeout)
+
+
+async def health_of(port, service=""):
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=2
+        )
+        return reply.status
+
+
+async def test_health_is_serving_once_started_and_not_serving_while_draining():
+    server = await started(ScriptedEmbeddings(1.0))
+    assert await health_of(server.port) == health_pb2.HealthCheckResponse.SERVING
+    assert await health_of(server.port, EMBEDDINGS) == health_pb2.HealthCheckResponse.SERVING
+    in_flight = asyncio.create_task(call(server))
+    await asyncio.sleep(0.2)
+    await server.health.enter_graceful_shutdown()
+    assert await health_of(server.port, EMBEDDINGS) == health_pb2.HealthCheckResponse.NOT_SERVING
+    await server.server.stop(2)
+    assert (await in_flight).model == "scripted"
+
+
+async def test_stop_lets_an_in_flight_call_finish_within_the_grace_period():
+    servicer = ScriptedEmbeddings(0.5)
+    server = await started(servicer)
+    in_flight = asyncio.create_task(call(server))
+    await asyncio.sleep(0.1)
+    await server.stop(grace=3)
+    assert (await in_flight).model == "scripted"
+
+
+async def test_invalid_input_reaches_the_client_with_field_violations():
+    server = await started(ScriptedEmbeddings(InvalidInput("texts[0]", "must not be empty")))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(server)
+    await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(rpc_status.from_call(caught.value)) == {"texts[0]": "must not be empty"}
+
+
+async def test_overload_reaches_the_client_with_retry_info():
+    server = await started(ScriptedEmbeddings(Overloaded("queue full", retry_after=0.25)))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(server)
+    await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    retry = error_details_pb2.RetryInfo()
+    assert rpc_status.from_call(caught.value).details[0].Unpack(retry)
+    assert retry.retry_delay.ToMilliseconds() == 250
+
+
+async def test_an_unexpected_exception_is_internal_and_shows_no_internals():
+    server = await started(ScriptedEmbeddings(KeyError("secret-table-name")))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(server)
+    await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in caught.value.details()
+    assert "Traceback" not in str(caught.value.debug_error_string())
+
+
+async def test_the_channel_retries_unavailable_until_it_succeeds():
+    servicer = ScriptedEmbeddings(Unavailable("warming up"), Unavailable("warming up"))
+    server = await started(servicer)
+    reply = await call(server)
+    await server.stop(0)
+    assert reply.model == "scripted"
+    assert servicer.calls == 3
+
+
+async def test_the_channel_does_not_retry_a_non_transient_error():
+    servicer = ScriptedEmbeddings(InvalidInput("texts", "bad"), InvalidInput("texts", "bad"))
+    server = await started(servicer)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await call(server)
+    await server.stop(0)
+    assert servicer.calls == 1
+
+
+async def test_an_rpc_not_built_yet_answers_unimplemented():
+    server = create_server(
+        [
+            Service(
+                "aiorch.v1.MonitorService",
+                monitor_pb2_grpc.MonitorServiceServicer(),
+                monitor_pb2_grpc.add_MonitorServiceServicer_to_server,
+            )
+        ],
+        "127.0.0.1:0",
+    )
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await monitor_pb2_grpc.MonitorServiceStub(channel).GetStatus(
+                monitor_pb2.GetStatusRequest(), timeout=2
+            )
+    await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_reflection_lists_the_service_and_health():
+    server = await started(ScriptedEmbeddings())
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        async for reply in stub.ServerReflectionInfo(iter([request])):
+            names = {s.name for s in reply.list_services_response.service}
+            break
+    await server.stop(0)
+    assert {EMBEDDINGS, "grpc.health.v1.Health"} <= names

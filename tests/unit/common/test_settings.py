@@ -1,0 +1,30 @@
+import json
+
+from services.common.channels import SERVICE_CONFIG
+from services.common.settings import Settings
+
+
+def test_defaults_give_every_service_its_own_port():
+    settings = Settings()
+    ports = [
+        settings.addr_of(s).rsplit(":", 1)[1]
+        for s in ("orchestrator", "classifier", "meeting_intel", "embeddings", "monitor")
+    ]
+    assert ports == ["50051", "50052", "50053", "50054", "50055"]
+
+
+def test_environment_moves_an_address_and_the_listen_address(monkeypatch):
+    monkeypatch.setenv("AIORCH_CLASSIFIER_ADDR", "classifier:7000")
+    settings = Settings()
+    assert settings.addr_of("classifier") == "classifier:7000"
+    assert settings.listen_addr_of("classifier") == "classifier:7000"
+    monkeypatch.setenv("AIORCH_LISTEN_ADDR", "0.0.0.0:7000")
+    assert Settings().listen_addr_of("classifier") == "0.0.0.0:7000"
+
+
+def test_retry_policy_retries_only_unavailable_with_backoff():
+    config = json.loads(SERVICE_CONFIG)
+    policy = config["methodConfig"][0]["retryPolicy"]
+    assert policy["retryableStatusCodes"] == ["UNAVAILABLE"]
+    assert policy["maxAttempts"] > 1 and policy["backoffMultiplier"] > 1
+    assert config["loadBalancingConfig"] == [{"round_robin": {}}]
