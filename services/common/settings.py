@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "build" / "models" / "all-MiniLM-L6-v2" / "tokenizer.json"
     )
     embeddings_max_tokens: int = Field(default=256, gt=0, le=512)
+    # Inference threads; 0 means one per core of the machine, so in a container set it to
+    # the CPU limit.
+    embeddings_threads: int = Field(default=0, ge=0)
     # Time kept back from a caller's deadline for our own reply.
     deadline_margin_seconds: float = Field(default=0.05, ge=0)
     classification_timeout_seconds: float = Field(default=30.0, gt=0)

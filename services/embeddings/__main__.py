@@ -11,6 +11,7 @@ async def build(settings, stack):
         settings.embeddings_tokenizer_path,
         settings.embeddings_model_path or None,
         settings.embeddings_max_tokens,
+        threads=settings.embeddings_threads,
     )
     return [
         Service(

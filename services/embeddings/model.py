@@ -1,8 +1,12 @@
 """The local sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime.
 
 Same pipeline as sentence-transformers for this model: WordPiece tokens, mean pooling
-over the attention mask, L2 normalisation. Texts are padded to the longest in the batch,
+over the attention mask, L2 normalisation. Texts are padded to the longest in their batch,
 not to the tokenizer file's fixed 128, which costs about 5x on short texts.
+
+Texts are sorted by length and run in batches of at most `max_batch_tokens` padded tokens:
+attention memory grows with batch x length^2, and one request of 256 long texts run as a
+single batch took 6 GB. Similar lengths together also waste little on padding.
 """
 
 from __future__ import annotations
@@ -28,13 +32,24 @@ class Encoded:
 class SentenceEncoder:
     """Texts to unit vectors. Thread-safe: onnxruntime sessions may run concurrently."""
 
-    def __init__(self, tokenizer_path: Path, model_path: Path | None = None, max_tokens=256):
+    def __init__(
+        self,
+        tokenizer_path: Path,
+        model_path: Path | None = None,
+        max_tokens: int = 256,
+        max_batch_tokens: int = 2048,
+        max_batch_size: int = 64,
+        threads: int = 0,
+    ):
         if not Path(tokenizer_path).is_file():
             raise FileNotFoundError(f"{tokenizer_path} is missing; `make setup` fetches it")
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest
+        self.tokenizer.no_padding()  # encode() pads each batch itself
+        self.max_batch_tokens = max(max_batch_tokens, max_tokens)
+        self.max_batch_size = max_batch_size
         options = ort.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: one per core; set it to the CPU limit
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
@@ -47,15 +62,40 @@ class SentenceEncoder:
 
     def encode(self, texts: list[str]) -> Encoded:
         encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        for batch in self._batches([len(e.ids) for e in encodings]):
+            vectors[batch] = self._run([encodings[i].ids for i in batch])
+        return Encoded(
+            vectors=vectors,
+            tokens=[len(e.ids) for e in encodings],
+            truncated=[bool(e.overflowing) for e in encodings],
+        )
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped, shortest texts first, under the padded-token budget."""
+        batches, batch = [], []
+        for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+            # Sorted ascending, so this text is the longest the batch would hold.
+            padded = lengths[index] * (len(batch) + 1)
+            if batch and (padded > self.max_batch_tokens or len(batch) == self.max_batch_size):
+                batches.append(batch)
+                batch = []
+            batch.append(index)
+        return [*batches, batch] if batch else batches
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        width = max(map(len, ids))
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for row, tokens in enumerate(ids):
+            input_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        feeds = {
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "token_type_ids": np.zeros_like(input_ids),
+        }
         hidden = self.session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return Encoded(
-            vectors=(pooled / norms).astype(np.float32),
-            tokens=mask.sum(axis=1).tolist(),
-            truncated=[bool(e.overflowing) for e in encodings],
-        )
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)

@@ -26,3 +26,21 @@ def test_long_text_is_cut_at_max_tokens_and_says_so(encoder):
     assert encoded.truncated == [True, False]
     assert encoded.tokens[0] == 256
     assert encoded.tokens[1] == 3  # [CLS] short [SEP]
+
+
+def test_batches_of_mixed_lengths_give_each_text_its_own_vector_in_order(encoder):
+    texts = ["word " * 300, "Short.", "A medium sentence about budgets and invoices.", "Hi"]
+    together = encoder.encode(texts)
+    for i, text in enumerate(texts):
+        alone = encoder.encode([text])
+        assert np.allclose(together.vectors[i], alone.vectors[0], atol=1e-4)
+        assert together.tokens[i] == alone.tokens[0]
+
+
+def test_batches_stay_under_the_padded_token_budget(encoder):
+    lengths = [256] * 20 + [10] * 100
+    batches = encoder._batches(lengths)
+    assert sorted(i for batch in batches for i in batch) == list(range(120))
+    for batch in batches:
+        padded = max(lengths[i] for i in batch) * len(batch)
+        assert padded <= encoder.max_batch_tokens and len(batch) <= encoder.max_batch_size
