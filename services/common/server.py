@@ -24,11 +24,15 @@ from services.common.settings import Settings, get_settings
 
 log = logging.getLogger("aiorch.server")
 
-# Clients ping every 30 s (see channels.py); allow it so the server never answers
-# with GOAWAY "too_many_pings".
 SERVER_OPTIONS = [
+    # Clients ping every 30 s (see channels.py); allow it so the server never answers
+    # with GOAWAY "too_many_pings".
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    # Clients re-resolve when a connection ends: ending each after five minutes lets them
+    # find replicas added since (autoscaling), without cutting calls in flight.
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]
 
