@@ -46,11 +46,13 @@ $(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py $(DESCRIPTOR) $(VENV)
 $(TOKENIZER): $(VENV)/.stamp
 	$(PY) -m services.embeddings.fetch_tokenizer $@
 
+# honcho exits 130 after Ctrl-C has stopped every process cleanly: that is success here.
 run: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 honcho --procfile deploy/local/Procfile --app-root . start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 \
+		honcho --procfile deploy/local/Procfile --app-root . start || [ $$? -eq 130 ]
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 node_modules/.stamp: package.json
 	npm install --silent --no-audit --no-fund
