@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import uuid
+
 import pytest
 
 from services.common.settings import Settings
@@ -21,3 +25,43 @@ def encoder(settings) -> SentenceEncoder:
     return SentenceEncoder(
         settings.embeddings_tokenizer_path, max_tokens=settings.embeddings_max_tokens
     )
+
+
+POSTGRES_URL = os.environ.get(
+    "AIORCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A schema of its own in the test PostgreSQL, dropped afterwards.
+
+    CI runs PostgreSQL, so there a missing server fails the run; on a laptop without
+    one these tests skip."""
+    import asyncpg
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql):
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f"CREATE SCHEMA {schema}"))
+    except (OSError, asyncpg.PostgresError) as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {error}")
+    yield f"{POSTGRES_URL}?search_path={schema}"
+    asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each store test runs on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/aiorch.db"
+    return request.getfixturevalue("postgres_url")

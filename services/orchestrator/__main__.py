@@ -2,6 +2,7 @@
 
 from aiorch.v1 import classifier_pb2_grpc, embeddings_pb2_grpc, orchestrator_pb2_grpc
 from services.common.channels import open_channel
+from services.common.database import Database
 from services.common.server import Service, run
 from services.orchestrator.executor import Executor
 from services.orchestrator.servicer import OrchestratorServicer
@@ -9,8 +10,9 @@ from services.orchestrator.store import WorkflowStore
 
 
 async def build(settings, stack):
-    store = await WorkflowStore.open(settings.database_url)
-    stack.push_async_callback(store.close)
+    db = await Database.open(settings.database_url)
+    stack.push_async_callback(db.close)
+    store = await WorkflowStore.open(db)
     classifier = open_channel(settings.classifier_addr)
     embeddings = open_channel(settings.embeddings_addr)
     for channel in (classifier, embeddings):

@@ -1,0 +1,145 @@
+"""One small async database API over SQLite (aiosqlite, the default) and PostgreSQL (asyncpg).
+
+SQL is written once, in PostgreSQL's dialect with `$1` placeholders; for SQLite the
+placeholders become `?` (so each `$n` must appear once and in order). Every service that
+keeps state migrates its own numbered statements under its own name.
+
+    db = await Database.open("sqlite:///var/aiorch.db")   # or postgresql://user@host/db
+    await db.migrate("workflows", MIGRATIONS)
+    row = await db.fetchone("SELECT record FROM workflows WHERE workflow_id = $1", wid)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import aiosqlite
+
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+@dataclass(frozen=True)
+class Transaction:
+    execute: Callable[..., Awaitable]
+    fetchval: Callable[..., Awaitable]
+
+
+class Database:
+    def __init__(self, dialect: str, *, sqlite=None, pool=None):
+        self.dialect = dialect
+        self._sqlite: aiosqlite.Connection | None = sqlite
+        self._pool = pool
+        # One SQLite connection serves every caller; a transaction must not interleave
+        # with another caller's statements.
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, url: str) -> Database:
+        scheme = urlparse(url).scheme
+        if scheme == "sqlite":
+            return cls("sqlite", sqlite=await _open_sqlite(urlparse(url).path))
+        if scheme in ("postgresql", "postgres"):
+            import asyncpg  # only needed when configured
+
+            # Extra URL query parameters (e.g. ?search_path=x) become server settings.
+            return cls("postgresql", pool=await asyncpg.create_pool(url, min_size=1, max_size=10))
+        raise ValueError(
+            f"unsupported database URL scheme {scheme!r}: use sqlite:/// or postgresql://"
+        )
+
+    def _sql(self, sql: str) -> str:
+        return _PLACEHOLDER.sub("?", sql) if self.dialect == "sqlite" else sql
+
+    async def execute(self, sql: str, *args) -> None:
+        if self._pool is not None:
+            await self._pool.execute(sql, *args)
+            return
+        async with self._lock:
+            await self._sqlite.execute(self._sql(sql), args)
+
+    async def fetchall(self, sql: str, *args) -> list[tuple]:
+        if self._pool is not None:
+            return [tuple(row) for row in await self._pool.fetch(sql, *args)]
+        async with self._lock, self._sqlite.execute(self._sql(sql), args) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, *args) -> tuple | None:
+        rows = await self.fetchall(sql, *args)
+        return rows[0] if rows else None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        """Yields a `Transaction`: its statements commit together or not at all."""
+        if self._pool is not None:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield Transaction(conn.execute, conn.fetchval)
+            return
+        async with self._lock:
+            # IMMEDIATE takes the write lock at once, so two processes migrating the same
+            # file queue up instead of both reading "nothing applied yet".
+            await self._sqlite.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._sqlite_execute, self._sqlite_fetchval)
+            except BaseException:
+                await self._sqlite.execute("ROLLBACK")
+                raise
+            await self._sqlite.execute("COMMIT")
+
+    async def _sqlite_execute(self, sql: str, *args) -> None:
+        await self._sqlite.execute(self._sql(sql), args)
+
+    async def _sqlite_fetchval(self, sql: str, *args):
+        async with self._sqlite.execute(self._sql(sql), args) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row[0]
+
+    async def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        """Applies the statements of `component` not applied yet, in order, once."""
+        await self.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " component TEXT NOT NULL, version INTEGER NOT NULL,"
+            " PRIMARY KEY (component, version))"
+        )
+        async with self.transaction() as tx:
+            if self.dialect == "postgresql":
+                # Replicas starting together must not apply the same migration twice.
+                await tx.execute("SELECT pg_advisory_xact_lock($1)", zlib.crc32(component.encode()))
+            applied = await tx.fetchval(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1",
+                component,
+            )
+            for version, statement in enumerate(migrations[applied:], start=applied + 1):
+                await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
+                    component,
+                    version,
+                )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        else:
+            await self._sqlite.close()
+
+
+async def _open_sqlite(path: str) -> aiosqlite.Connection:
+    if path != "/:memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # Autocommit: a statement outside transaction() commits by itself, and transactions
+    # are begun explicitly.
+    db = await aiosqlite.connect(
+        ":memory:" if path == "/:memory:" else path, isolation_level=None, timeout=10
+    )
+    # WAL with synchronous=NORMAL: a commit costs no fsync, and only a power loss can lose
+    # the last commits, never corrupt the file.
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    return db

@@ -1,0 +1,53 @@
+import asyncio
+
+import pytest
+
+from services.common.database import Database
+
+MIGRATIONS = (
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+    "ALTER TABLE notes ADD COLUMN author TEXT",
+)
+
+
+async def test_migrations_apply_once_in_order_and_survive_a_reopen(database_url):
+    db = await Database.open(database_url)
+    await db.migrate("notes", MIGRATIONS[:1])
+    await db.execute("INSERT INTO notes (id, body) VALUES ($1, $2)", 1, "first")
+    await db.close()
+    db = await Database.open(database_url)
+    await db.migrate("notes", MIGRATIONS)
+    await db.migrate("notes", MIGRATIONS)
+    await db.execute("INSERT INTO notes (id, body, author) VALUES ($1, $2, $3)", 2, "b", "ann")
+    assert await db.fetchall("SELECT id, author FROM notes ORDER BY id") == [(1, None), (2, "ann")]
+    assert await db.fetchone(
+        "SELECT MAX(version) FROM schema_migrations WHERE component = $1", "notes"
+    ) == (2,)
+    await db.close()
+
+
+async def test_concurrent_starts_apply_each_migration_once(database_url):
+    databases = [await Database.open(database_url) for _ in range(3)]
+    await asyncio.gather(*(db.migrate("notes", MIGRATIONS) for db in databases))
+    rows = await databases[0].fetchall(
+        "SELECT version FROM schema_migrations WHERE component = $1 ORDER BY version", "notes"
+    )
+    assert rows == [(1,), (2,)]
+    for db in databases:
+        await db.close()
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(database_url):
+    db = await Database.open(database_url)
+    await db.migrate("notes", MIGRATIONS)
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO notes (id, body) VALUES ($1, $2)", 7, "half")
+            raise RuntimeError("crash between two writes")
+    assert await db.fetchone("SELECT body FROM notes WHERE id = $1", 7) is None
+    await db.close()
+
+
+async def test_an_unsupported_url_is_refused_with_the_scheme_named():
+    with pytest.raises(ValueError, match="mysql"):
+        await Database.open("mysql://localhost/db")
