@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -61,9 +62,69 @@ class Settings(BaseSettings):
     # Inference threads; 0 means one per core of the machine, so in a container set it to
     # the CPU limit.
     embeddings_threads: int = Field(default=0, ge=0)
+    # Micro-batching of concurrent requests (services/embeddings/batcher.py); defaults
+    # chosen with `make bench`.
+    embeddings_batching: bool = True
+    embeddings_max_batch_size: int = Field(default=32, gt=0)
+    embeddings_max_wait_ms: float = Field(default=5.0, ge=0)
+    embeddings_max_queued: int = Field(default=2048, gt=0)
     # Time kept back from a caller's deadline for our own reply.
     deadline_margin_seconds: float = Field(default=0.05, ge=0)
     classification_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # classifier: vectors of label prompts and examples kept between requests.
+    classifier_cache_size: int = Field(default=4096, gt=0)
+
+    # OpenAI-compatible backends (services/common/llm.py); OPENAI_* are the names the
+    # openai package itself reads.
+    embeddings_backend: Literal["local", "openai"] = "local"
+    classifier_backend: Literal["local", "openai"] = "local"
+    meeting_intel_backend: Literal["local", "openai"] = "local"
+    openai_base_url: str = Field(
+        default="", validation_alias=AliasChoices("OPENAI_BASE_URL", "AIORCH_OPENAI_BASE_URL")
+    )
+    openai_api_key: str = Field(
+        default="", validation_alias=AliasChoices("OPENAI_API_KEY", "AIORCH_OPENAI_API_KEY")
+    )
+    openai_chat_model: str = "gpt-4o-mini"
+    openai_embeddings_model: str = "text-embedding-3-small"
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    # US dollars per million tokens, by model: {"model": {"input": 0.15, "output": 0.6}}.
+    # A model not listed costs 0 (a local or self-hosted one).
+    prices: dict[str, dict[str, float]] = {
+        "gpt-4o-mini": {"input": 0.15, "output": 0.60},
+        "gpt-4o": {"input": 2.50, "output": 10.00},
+        "text-embedding-3-small": {"input": 0.02, "output": 0.0},
+        "text-embedding-3-large": {"input": 0.13, "output": 0.0},
+    }
+
+    # monitor: metrics sampled every interval and kept in memory for the retention.
+    monitor_interval_seconds: float = Field(default=1.0, ge=0.01, le=3600)
+    monitor_retention_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    # A peer whose health check takes longer than monitor_peer_slow_ms is DEGRADED.
+    monitor_peer_timeout_seconds: float = Field(default=1.0, gt=0)
+    monitor_peer_slow_ms: float = Field(default=250.0, gt=0)
+    monitor_max_watchers: int = Field(default=100, gt=0)
+    # Alert thresholds (warning, critical) of cpu.percent, memory.percent, every
+    # disk.<mount>.percent and net.errors.percent (packets in error); a level fires, and
+    # resolves, only after holding for alert_hold_seconds.
+    alert_cpu_warning: float = 80.0
+    alert_cpu_critical: float = 95.0
+    alert_memory_warning: float = 85.0
+    alert_memory_critical: float = 95.0
+    alert_disk_warning: float = 90.0
+    alert_disk_critical: float = 95.0
+    alert_error_rate_warning: float = 5.0
+    alert_error_rate_critical: float = 10.0
+    alert_hold_seconds: float = Field(default=30.0, ge=0)
+    alert_history_size: int = Field(default=500, gt=0)
+    # User ids are stored as HMAC-SHA256 pseudonyms under this key (services/monitor/keys.py):
+    # required with PostgreSQL; with SQLite, empty means a key generated into
+    # activity_key_file (empty: activity.key beside the database).
+    activity_key: str = Field(default="", repr=False)
+    activity_key_file: str = ""
+    activity_max_metadata_bytes: int = Field(default=4096, gt=0)
+    activity_retention_days: int = Field(default=365, gt=0)
 
     def addr_of(self, service: str) -> str:
         """Address at which `service` is reached."""

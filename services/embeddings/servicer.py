@@ -1,31 +1,27 @@
-"""EmbeddingsService: texts in, unit vectors out, from the local encoder."""
+"""EmbeddingsService: texts in, unit vectors out, from the configured backend."""
 
 from __future__ import annotations
 
-import asyncio
-
 from aiorch.v1 import common_pb2, embeddings_pb2, embeddings_pb2_grpc
+from services.common.deadlines import call_timeout
 from services.common.errors import InvalidInput
 from services.common.settings import Settings
 from services.common.validation import require_texts
-from services.embeddings.model import SentenceEncoder
 
 
 class EmbeddingsServicer(embeddings_pb2_grpc.EmbeddingsServiceServicer):
-    def __init__(self, encoder: SentenceEncoder, settings: Settings):
-        self.encoder = encoder
+    def __init__(self, backend, settings: Settings):
+        self.backend = backend  # LocalBackend or OpenAIBackend (backends.py)
         self.settings = settings
 
     async def Embed(self, request, context):
         texts = require_texts(
             request.texts, "texts", self.settings.max_texts, self.settings.max_text_chars
         )
-        if request.model and request.model != self.encoder.model_id:
-            raise InvalidInput(
-                "model", f"unknown model; this service serves {self.encoder.model_id}"
-            )
-        # Inference holds the CPU for milliseconds: keep it off the event loop.
-        encoded = await asyncio.to_thread(self.encoder.encode, texts)
+        if request.model and request.model != self.backend.model_id:
+            raise InvalidInput("model", f"unknown model; served: {self.backend.model_id}")
+        timeout = call_timeout(context, self.settings.deadline_margin_seconds)
+        encoded, usage = await self.backend.embed(texts, timeout)
         return embeddings_pb2.EmbedResponse(
             embeddings=[
                 embeddings_pb2.Embedding(values=vector.tolist(), tokens=tokens, truncated=cut)
@@ -33,7 +29,11 @@ class EmbeddingsServicer(embeddings_pb2_grpc.EmbeddingsServiceServicer):
                     encoded.vectors, encoded.tokens, encoded.truncated, strict=True
                 )
             ],
-            model=self.encoder.model_id,
-            dimensions=self.encoder.dimensions,
-            usage=common_pb2.Usage(input_tokens=sum(encoded.tokens)),
+            model=self.backend.model_id,
+            dimensions=encoded.vectors.shape[1],
+            usage=common_pb2.Usage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cost_usd=usage.cost_usd,
+            ),
         )

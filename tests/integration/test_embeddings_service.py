@@ -10,6 +10,7 @@ from grpc_status import rpc_status
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from services.common.errors import field_violations
 from services.common.interceptors import ErrorInterceptor
+from services.embeddings.backends import LocalBackend
 from services.embeddings.servicer import EmbeddingsServicer
 
 
@@ -20,7 +21,7 @@ def grpc_add_to_server():
 
 @pytest.fixture
 def grpc_servicer(encoder, settings):
-    return EmbeddingsServicer(encoder, settings)
+    return EmbeddingsServicer(LocalBackend(encoder, settings), settings)
 
 
 @pytest.fixture

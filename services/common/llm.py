@@ -1,0 +1,116 @@
+"""OpenAI-compatible backends: one client per process, JSON replies checked against the
+schema they were asked for, token usage and its cost.
+
+Any server that speaks the OpenAI API works (OPENAI_BASE_URL): OpenAI itself, vLLM,
+llama.cpp's llama-server. A reply that does not match the schema is asked for once more,
+then the call fails with a clear error rather than passing on a malformed result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+import jsonschema
+import openai
+
+from services.common.errors import DomainError, Unavailable
+from services.common.settings import Settings
+
+
+class InvalidModelReply(DomainError):
+    """The model answered twice with something that is not what the schema asks."""
+
+
+class ModelServerError(DomainError):
+    """The model server refused the request (bad key, unknown model, too long a prompt)."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+def client(settings: Settings) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=settings.openai_base_url or None,
+        # A self-hosted server needs no key, but the client insists on one.
+        api_key=settings.openai_api_key or "none",
+        timeout=settings.openai_timeout_seconds,
+        # Retries belong to our callers' deadlines, not to a hidden loop in the client.
+        max_retries=0,
+    )
+
+
+def cost(settings: Settings, model: str, input_tokens: int, output_tokens: int) -> float:
+    price = settings.prices.get(model, {})
+    return (input_tokens * price.get("input", 0.0) + output_tokens * price.get("output", 0.0)) / 1e6
+
+
+async def call(request: Awaitable):
+    """Awaits an openai request, turning its failures into our domain errors."""
+    try:
+        return await request
+    except (
+        openai.APIConnectionError,
+        openai.APITimeoutError,
+        openai.RateLimitError,
+        openai.InternalServerError,
+    ) as error:
+        raise Unavailable(f"the model server did not answer: {error}") from None
+    except openai.APIStatusError as error:
+        raise ModelServerError(
+            f"the model server refused the request ({error.status_code}): {error.message}"
+        ) from None
+
+
+async def chat_json(
+    api: openai.AsyncOpenAI,
+    settings: Settings,
+    messages: list[dict],
+    schema: dict,
+    name: str,
+    timeout: float | None = None,
+) -> tuple[dict, Usage]:
+    """The model's reply as a dict valid against `schema`, and the usage of every attempt."""
+    input_tokens = output_tokens = 0
+    problem = ""
+    for attempt in range(2):
+        prompt = messages
+        if attempt:
+            prompt = [
+                *messages,
+                {
+                    "role": "user",
+                    "content": f"Your last reply was invalid ({problem}). "
+                    "Answer again with JSON that matches the schema.",
+                },
+            ]
+        reply = await call(
+            api.chat.completions.create(
+                model=settings.openai_chat_model,
+                messages=prompt,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "schema": schema, "strict": True},
+                },
+                temperature=0,
+                timeout=timeout,
+            )
+        )
+        if reply.usage is not None:
+            input_tokens += reply.usage.prompt_tokens
+            output_tokens += reply.usage.completion_tokens
+        try:
+            data = json.loads(reply.choices[0].message.content or "")
+            jsonschema.validate(data, schema)
+            model = reply.model or settings.openai_chat_model
+            return data, Usage(
+                input_tokens, output_tokens, cost(settings, model, input_tokens, output_tokens)
+            )
+        except (ValueError, jsonschema.ValidationError) as error:
+            problem = str(error).splitlines()[0][:200]
+    raise InvalidModelReply(f"the model's reply did not match the {name} schema twice: {problem}")

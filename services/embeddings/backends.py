@@ -1,0 +1,64 @@
+"""Where vectors come from: the local ONNX model (micro-batched) or an OpenAI-compatible
+server. Both give unit vectors, per-text token counts where known, and the usage."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from services.common import llm
+from services.common.settings import Settings
+from services.embeddings.batcher import MicroBatcher
+from services.embeddings.model import Encoded, SentenceEncoder
+
+
+class LocalBackend:
+    def __init__(self, encoder: SentenceEncoder, settings: Settings):
+        self.encoder = encoder
+        self.model_id = encoder.model_id
+        self.batcher = None
+        if settings.embeddings_batching:
+            self.batcher = MicroBatcher(
+                encoder.encode,
+                settings.embeddings_max_batch_size,
+                settings.embeddings_max_wait_ms / 1000,
+                settings.embeddings_max_queued,
+            )
+
+    async def embed(self, texts: list[str], timeout: float | None) -> tuple[Encoded, llm.Usage]:
+        if self.batcher is not None:
+            encoded = await self.batcher.encode_async(texts)
+        else:  # inference holds the CPU for milliseconds: keep it off the event loop
+            encoded = await asyncio.to_thread(self.encoder.encode, texts)
+        return encoded, llm.Usage(sum(encoded.tokens), 0, 0.0)
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
+
+
+class OpenAIBackend:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.api = llm.client(settings)
+        self.model_id = settings.openai_embeddings_model
+
+    async def embed(self, texts: list[str], timeout: float | None) -> tuple[Encoded, llm.Usage]:
+        reply = await llm.call(
+            self.api.embeddings.create(
+                model=self.model_id, input=texts, encoding_format="float", timeout=timeout
+            )
+        )
+        ordered = sorted(reply.data, key=lambda item: item.index)
+        vectors = np.array([item.embedding for item in ordered], dtype=np.float32)
+        # Servers differ on normalising; ours are always unit length.
+        vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        tokens = reply.usage.prompt_tokens if reply.usage else 0
+        model = reply.model or self.model_id
+        usage = llm.Usage(tokens, 0, llm.cost(self.settings, model, tokens, 0))
+        # The API counts tokens per request, not per text, and says nothing of truncation.
+        return Encoded(vectors, [0] * len(texts), [False] * len(texts)), usage
+
+    async def close(self) -> None:
+        await self.api.close()

@@ -1,0 +1,99 @@
+"""MicroBatcher: concurrent requests' texts gathered into one model batch.
+
+A request waits at most `max_wait` for company; a batch closes early once it holds
+`max_batch_size` texts. One batch runs at a time, off the event loop, while the next one
+gathers. The queue is bounded in texts: past `max_queued` a request is refused with a
+retry delay sized to drain what is queued, rather than waiting without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.common.errors import Overloaded
+from services.embeddings.model import Encoded
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class MicroBatcher:
+    def __init__(
+        self,
+        encode: Callable[[list[str]], Encoded],
+        max_batch_size: int = 32,
+        max_wait: float = 0.005,
+        max_queued: int = 2048,
+    ):
+        self.encode = encode
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait
+        self.max_queued = max_queued
+        self.queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self.queued_texts = 0
+        self.seconds_per_text = 0.002  # refined by every batch that runs
+        self.worker: asyncio.Task | None = None
+
+    async def encode_async(self, texts: list[str]) -> Encoded:
+        if self.queued_texts + len(texts) > self.max_queued:
+            drain = self.queued_texts * self.seconds_per_text
+            raise Overloaded(f"{self.queued_texts} texts are queued", retry_after=max(drain, 0.05))
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.create_task(self._run())
+        request = _Request(texts)
+        self.queued_texts += len(texts)
+        await self.queue.put(request)
+        return await request.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            size = len(batch[0].texts)
+            closes = time.monotonic() + self.max_wait
+            while size < self.max_batch_size:
+                try:
+                    timeout = closes - time.monotonic()
+                    request = await asyncio.wait_for(self.queue.get(), max(timeout, 0))
+                except TimeoutError:
+                    break
+                batch.append(request)
+                size += len(request.texts)
+            await self._encode(batch, size)
+
+    async def _encode(self, batch: list[_Request], size: int) -> None:
+        texts = [text for request in batch for text in request.texts]
+        started = time.monotonic()
+        try:
+            encoded = await asyncio.to_thread(self.encode, texts)
+        except Exception as error:  # the callers get the error; the worker goes on
+            for request in batch:
+                if not request.done.done():
+                    request.done.set_exception(error)
+            return
+        finally:
+            self.queued_texts -= size
+        self.seconds_per_text = (time.monotonic() - started) / size
+        offset = 0
+        for request in batch:
+            n = len(request.texts)
+            if not request.done.done():  # the caller may have gone away
+                request.done.set_result(
+                    Encoded(
+                        vectors=np.ascontiguousarray(encoded.vectors[offset : offset + n]),
+                        tokens=encoded.tokens[offset : offset + n],
+                        truncated=encoded.truncated[offset : offset + n],
+                    )
+                )
+            offset += n
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
