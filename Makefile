@@ -36,7 +36,7 @@ $(VENV)/.stamp: pyproject.toml
 
 aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
 	rm -rf aiorch && mkdir -p aiorch/v1
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS)
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) \
 		--python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
 	touch aiorch/__init__.py aiorch/v1/__init__.py $@
 
@@ -44,7 +44,7 @@ aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
 # details into JSON bodies.
 $(DESCRIPTOR): $(PROTOS) $(VENV)/.stamp
 	mkdir -p build
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports \
 		--descriptor_set_out=$@ $(PROTOS) google/rpc/status.proto google/rpc/error_details.proto
 
 $(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py $(DESCRIPTOR) $(VENV)/.stamp
@@ -55,7 +55,7 @@ $(TOKENIZER): $(VENV)/.stamp
 
 # honcho exits 130 after Ctrl-C has stopped every process cleanly: that is success here.
 run: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 \
 		honcho --procfile deploy/local/Procfile --app-root . start || [ $$? -eq 130 ]
 
 test: setup
@@ -76,7 +76,7 @@ node_modules/.stamp: package.json
 # buf cannot fetch googleapis here, so it lints a protoc image that carries the imports
 # and the comments (source info) instead of resolving them itself.
 lint: setup node_modules/.stamp
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info \
 		--descriptor_set_out=build/lint.binpb $(PROTOS)
 	node_modules/.bin/buf lint build/lint.binpb --config protos/buf.yaml --path aiorch/v1
 	$(VENV)/bin/ruff check .
