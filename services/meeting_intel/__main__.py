@@ -1,18 +1,19 @@
-"""python -m services.meeting_intel: the meeting_intel service on AIORCH_MEETING_INTEL_ADDR.
-
-Its RPCs are declared in the contract and answer UNIMPLEMENTED until they are built;
-the server, health and reflection are real so the suite and its probes are complete.
-"""
+"""python -m services.meeting_intel: the meeting_intel service on AIORCH_MEETING_INTEL_ADDR."""
 
 from aiorch.v1 import meeting_intel_pb2_grpc
+from services.common.channels import open_channel
 from services.common.server import Service, run
+from services.embeddings.client import EmbeddingsClient
+from services.meeting_intel.servicer import MeetingIntelServicer
 
 
 async def build(settings, stack):
+    channel = open_channel(settings.embeddings_addr)
+    stack.push_async_callback(channel.close)
     return [
         Service(
             "aiorch.v1.MeetingIntelService",
-            meeting_intel_pb2_grpc.MeetingIntelServiceServicer(),
+            MeetingIntelServicer(EmbeddingsClient(channel), settings),
             meeting_intel_pb2_grpc.add_MeetingIntelServiceServicer_to_server,
         )
     ]

@@ -1,0 +1,1 @@
+"""Quality evaluations on public data: `python -m eval.<name>`."""

@@ -1,0 +1,244 @@
+"""Action items: commitments and requests, with who owns them and when they are due.
+
+Candidates come from the grammar of commitment: a first-person future or obligation
+("I'll send ...", "let me check ..."), a named person's ("Bob will ...", "[PERSON3] needs
+to ...", "ask Ann to ..."), a request to the listener ("can you update ...", "please
+..."), the team's ("we need to ...") and explicit markers ("Action item: ..."). The same
+grammar also says "I'll be honest", "we will have a lot of data" or "can you hear me?",
+so each such candidate sentence is projected on the direction from look-alikes to
+commitments (see PAIRS) and stays when it leans far enough toward commitment. A named
+owner ("Bob will review ...") or an explicit marker is evidence enough.
+
+Owners: "I" is the speaker; "you" is the person addressed (see People.addressee); a name
+is that speaker when one matches; "we" is the team, left without an owner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from services.meeting_intel.dates import due_date
+from services.meeting_intel.people import NAME, People
+from services.meeting_intel.sentences import Sentence
+from services.meeting_intel.vectors import Vectors
+
+# Each commitment beside a sentence on the same subject that commits to nothing: the mean
+# difference of the pairs points from talk about a subject to a commitment on it, so a
+# candidate's projection on it weighs the act more than the subject. On 44 hand-labelled
+# "I/you/we" candidates from ELITR meetings (26 commitments), MIN_SCORE keeps all 26 and
+# drops 8 of the 18 look-alikes (the grammar filters already dropped the plainest ones).
+PAIRS = (
+    ("I will send you the report by Friday.", "The report was sent to you on Friday."),
+    ("I'll prepare the slides for the presentation.", "The slides for the presentation look nice."),
+    (
+        "She will contact the client and schedule a meeting.",
+        "She said the client liked the meeting.",
+    ),
+    (
+        "Can you update the document and share it with everyone?",
+        "Can you see the document I shared with everyone?",
+    ),
+    ("I'm going to write the summary and circulate it.", "I think the summary is written well."),
+    (
+        "We need to fix the bug before the release.",
+        "We will see whether the bug matters for the release.",
+    ),
+    ("He will review the draft tomorrow.", "He reviewed the draft yesterday."),
+    ("Let me check the numbers and get back to you.", "Let me tell you what the numbers mean."),
+    (
+        "Please fill in the table by the end of the week.",
+        "The table will be full by the end of the week.",
+    ),
+    (
+        "I will continue annotating the data with my annotators.",
+        "We will have a lot of data from the annotators.",
+    ),
+    ("We have to download and prepare the corpus.", "We will have a large corpus."),
+    ("Could you send me the link?", "Can you hear me?"),
+    ("Can you book the meeting room for Monday?", "Can you see the meeting room from there?"),
+    ("Could you call the supplier tomorrow?", "Could you believe what the supplier said?"),
+    ("I'll organise the files by date and name.", "The files were organised by date and name."),
+)
+MIN_SCORE = 0.02
+MAX_TASK_WORDS = 24
+
+_ADVERBS = (
+    r"(?:(?:also|just|then|probably|definitely|certainly|quickly|really|maybe|still"
+    r"|try to|try and)\s+)*"
+)
+_TASK = rf"{_ADVERBS}(?P<task>[a-z]\w*\b.*)"
+_FIRST = re.compile(
+    r"\b(?:I(?:'ll| will| shall| am going to|'m going to|'m gonna| need to| have to"
+    rf"| must| should)|let me)\s+{_TASK}",
+    re.IGNORECASE,
+)
+_SECOND = re.compile(
+    r"\b(?:(?:can|could|would|will) you(?: please)?|you(?:'ll| will| need to| have to| must)"
+    rf"|please)\s+{_TASK}",
+    re.IGNORECASE,
+)
+_TEAM = re.compile(
+    rf"\bwe(?:'ll| will| shall| are going to|'re going to| need to| have to| must)\s+{_TASK}",
+    re.IGNORECASE,
+)
+_NAMED = re.compile(
+    rf"(?P<who>{NAME})(?:\s+and\s+(?P<also>{NAME}))?\s+(?:will|'ll|shall|is going to|is gonna"
+    rf"|needs to|has to|must|should|can)\s+{_TASK}"
+)
+_ASKED = re.compile(
+    rf"\b(?:ask|asked|want|wants|like|need|needs|tell|remind)\s+(?P<who>{NAME})\s+to\s+{_TASK}"
+)
+_EXPLICIT = re.compile(
+    r"^(?:action items?|action points?|to-?dos?|next steps?|tasks?)"
+    rf"(?:\s+for\s+(?P<who>{NAME}|me|you|us))?\s*[:\-]\s*(?P<task>.+)",
+    re.IGNORECASE,
+)
+# Verbs of thinking and perceiving: "I'll say", "I can imagine", "you will see" are not work.
+_NOT_WORK = re.compile(
+    r"^(?:be|say|think|guess|mean|know|hope|hear|see|like|love|want|agree|admit|assume"
+    r"|believe|imagine|suppose|understand|remember|forget|feel|wonder|bet|not|never|get it"
+    r"|tell you|appreciate|have (?!a look|a chat|a call|a meeting|a session|to\b))\b",
+    re.IGNORECASE,
+)
+# "if you think I should ...", "what can you show ...", "doesn't let me ...": a condition,
+# a question or a denial, not a commitment.
+_SUBORDINATE = re.compile(
+    r"\b(?:if|whether|unless)\b[^,;]*$|\b(?:what|how|why|where|when|which)\s*$"
+    r"|(?:n't|\bnot|\bnever)\s*$",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(
+    r"\s*(?:[;?!]|\.(?:\s|$)|,?\s+(?:because|but|although|unless|so that|if|when|since)\b"
+    r"|,\s*(?:so|and then|then|right|yeah|okay|yes|no)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    owner: str  # "" when nobody in particular (the team, or not said)
+    task: str
+    due: date | None
+    sentence: Sentence
+
+
+@dataclass(frozen=True)
+class Candidate:
+    owner: str
+    task: str
+    sentence: Sentence
+    checked: bool  # whether it must lean toward commitment to count
+
+
+def candidates(sentences: list[Sentence], people: People) -> list[Candidate]:
+    """Sentences shaped like a commitment, request or action marker, with owner and task."""
+    found = []
+    for sentence in sentences:
+        candidate = _candidate(sentence, people)
+        if candidate is not None and candidate.task:
+            found.append(candidate)
+    return found
+
+
+def extract(
+    sentences: list[Sentence], people: People, vectors: Vectors, meeting: date | None
+) -> list[ActionItem]:
+    """Action items in transcript order; one per sentence, repeats of a task dropped."""
+    # The look-alikes come with "I", "you" and "we"; a named owner or a marker is enough.
+    found = [
+        c for c in candidates(sentences, people) if not c.checked or c.sentence.clean in vectors
+    ]
+    checked = [c.sentence.clean for c in found if c.checked]
+    projections = vectors.of(checked) @ commitment_direction(vectors)
+    scores = dict(zip(checked, projections.tolist(), strict=True))
+    items: list[ActionItem] = []
+    seen: set[tuple[str, str]] = set()
+    for candidate in found:
+        if candidate.checked and scores[candidate.sentence.clean] <= MIN_SCORE:
+            continue
+        key = (candidate.owner, candidate.task.casefold())
+        if key in seen:
+            continue
+        seen.add(key)
+        items.append(
+            ActionItem(
+                candidate.owner,
+                candidate.task,
+                due_date(candidate.sentence.clean, meeting),
+                candidate.sentence,
+            )
+        )
+    return items
+
+
+def commitment_direction(vectors: Vectors) -> np.ndarray:
+    """Unit vector from the look-alikes toward the commitments of PAIRS."""
+    positive = vectors.of(p for p, _ in PAIRS)
+    negative = vectors.of(n for _, n in PAIRS)
+    direction = (positive - negative).mean(axis=0)
+    return direction / np.linalg.norm(direction)
+
+
+def texts_to_embed() -> tuple[str, ...]:
+    return tuple(text for pair in PAIRS for text in pair)
+
+
+def _candidate(sentence: Sentence, people: People) -> Candidate | None:
+    text = sentence.clean
+    if match := _EXPLICIT.match(text):
+        who = match.group("who") or ""
+        owner = {"me": sentence.speaker, "us": ""}.get(who.lower())
+        if owner is None:
+            owner = (
+                people.addressee(sentence.segment, text)
+                if who.lower() == "you"
+                else people.canonical(who)
+                if who
+                else ""
+            )
+        return Candidate(owner, _task(match.group("task"), check=False), sentence, False)
+    question = sentence.is_question
+    matches = []
+    if not question:
+        for pattern in (_NAMED, _ASKED):
+            matches += [
+                (m.start(), pattern, m)
+                for m in pattern.finditer(text)
+                if people.is_person(m.group("who"))
+            ]
+        matches += [(m.start(), _FIRST, m) for m in _FIRST.finditer(text)]
+        matches += [(m.start(), _TEAM, m) for m in _TEAM.finditer(text)]
+    matches += [(m.start(), _SECOND, m) for m in _SECOND.finditer(text)]
+    for start, pattern, match in sorted(matches, key=lambda found: found[0]):
+        task = _task(match.group("task"))
+        if not task or _SUBORDINATE.search(text[:start]):
+            continue
+        if pattern is _FIRST:
+            owner = sentence.speaker
+        elif pattern is _SECOND:
+            owner = people.addressee(sentence.segment, text)
+        elif pattern is _TEAM:
+            owner = ""
+        else:
+            names = [match.group("who")]
+            if pattern is _NAMED and match.group("also"):
+                names.append(match.group("also"))
+            owner = " and ".join(people.canonical(name) for name in names)
+        return Candidate(owner, task, sentence, pattern in (_FIRST, _SECOND, _TEAM))
+    return None
+
+
+def _task(text: str, check: bool = True) -> str:
+    """The task as a short imperative: up to the end of its clause, first letter upper."""
+    task = _CLAUSE_END.split(text, maxsplit=1)[0].strip(" ,.-")
+    if check and _NOT_WORK.match(task):
+        return ""
+    words = task.split()
+    if check and len(words) < 2:
+        return ""  # "I'll try", "can you?": nothing to do that anyone could check
+    task = " ".join(words[:MAX_TASK_WORDS])
+    return task[:1].upper() + task[1:]

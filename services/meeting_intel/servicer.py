@@ -1,0 +1,128 @@
+"""MeetingIntelService, local backend: a transcript in; speakers, action items, decisions,
+open questions, topics and an extractive summary out, from embeddings and grammar."""
+
+from __future__ import annotations
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from aiorch.v1 import common_pb2, meeting_intel_pb2, meeting_intel_pb2_grpc
+from services.common.deadlines import call_timeout
+from services.common.errors import DeadlineExceeded, InvalidInput, Overloaded, Unavailable
+from services.common.settings import Settings
+from services.common.validation import require_text
+from services.embeddings.client import EmbeddingsClient
+from services.meeting_intel import transcript as transcripts
+from services.meeting_intel.analysis import Analysis, analyze
+from services.meeting_intel.dates import parse_meeting_date
+from services.meeting_intel.sentences import Sentence
+from services.meeting_intel.vectors import ExampleCache
+
+
+class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
+    def __init__(self, embeddings: EmbeddingsClient, settings: Settings):
+        self.embeddings = embeddings
+        self.settings = settings
+        self.examples = ExampleCache()
+
+    async def Analyze(self, request, context):
+        meeting = parse_meeting_date(request.meeting_date)
+        transcript = self._transcript(request)
+
+        async def embed(texts: list[str]):
+            timeout = call_timeout(context, self.settings.deadline_margin_seconds)
+            try:
+                return await self.embeddings.embed(texts, timeout=timeout)
+            except grpc.aio.AioRpcError as error:
+                raise _downstream(error) from error
+
+        return reply(await analyze(transcript, embed, meeting, self.examples))
+
+    def _transcript(self, request) -> transcripts.Transcript:
+        limit = self.settings.meeting_intel_max_chars
+        if not request.segments:
+            return transcripts.parse_text(require_text(request.transcript, "transcript", limit))
+        if request.transcript:
+            raise InvalidInput("segments", "give the transcript as text or as segments, not both")
+        if len(request.segments) > self.settings.meeting_intel_max_segments:
+            raise InvalidInput(
+                "segments",
+                f"has {len(request.segments)} segments, more than the limit of "
+                f"{self.settings.meeting_intel_max_segments}",
+            )
+        if (size := sum(len(s.text) for s in request.segments)) > limit:
+            raise InvalidInput(
+                "segments", f"hold {size} characters, more than the limit of {limit}"
+            )
+        return transcripts.from_segments(
+            [
+                {"speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}
+                for s in request.segments
+            ]
+        )
+
+
+def reply(result: Analysis) -> meeting_intel_pb2.AnalyzeResponse:
+    pb = meeting_intel_pb2
+    return pb.AnalyzeResponse(
+        speakers=[
+            pb.Speaker(
+                name=s.name,
+                turns=s.turns,
+                words=s.words,
+                talk_share=s.talk_share,
+                talk_seconds=s.talk_seconds,
+            )
+            for s in result.speakers
+        ],
+        action_items=[
+            pb.ActionItem(
+                owner=i.owner,
+                task=i.task,
+                due=i.due.isoformat() if i.due else "",
+                source=_span(i.sentence),
+            )
+            for i in result.action_items
+        ],
+        decisions=[pb.Decision(text=d.text, source=_span(d.sentence)) for d in result.decisions],
+        questions=[
+            pb.Question(text=q.text, asked_by=q.asked_by, source=_span(q.sentence))
+            for q in result.questions
+        ],
+        topics=[
+            pb.Topic(
+                title=t.title,
+                keywords=t.keywords,
+                start_segment=t.start_segment,
+                end_segment=t.end_segment,
+            )
+            for t in result.topics
+        ],
+        summary=result.summary_text,
+        model=f"local/{result.model}",
+        usage=common_pb2.Usage(input_tokens=result.tokens, output_tokens=0, cost_usd=0.0),
+    )
+
+
+def _span(sentence: Sentence) -> meeting_intel_pb2.SourceSpan:
+    return meeting_intel_pb2.SourceSpan(segment=sentence.segment, text=sentence.text)
+
+
+def _downstream(error: grpc.aio.AioRpcError) -> Exception:
+    """What the caller should see when the embeddings service fails: the transient kinds
+    as themselves (so the caller may retry), anything else as our own fault."""
+    code = error.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return Unavailable("the embeddings service is unavailable")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded("the deadline passed while embedding the transcript")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        retry_after = 1.0
+        status = rpc_status.from_call(error)
+        for detail in status.details if status else ():
+            info = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                retry_after = info.retry_delay.ToNanoseconds() / 1e9
+        return Overloaded("the embeddings service is overloaded", retry_after)
+    return error

@@ -1,0 +1,56 @@
+from datetime import date
+
+from services.meeting_intel.analysis import analyze
+from services.meeting_intel.transcript import parse_text
+from services.meeting_intel.vectors import ExampleCache
+
+MEETING = """Ann: Good morning, let's start with the release plan for the mobile app.
+Bob: The mobile release is blocked by the login bug on older phones.
+Ann: When will the login bug be fixed?
+Bob: The login bug will be fixed on Thursday, the patch is in review.
+Ann: Good. We decided to ship the mobile release next Monday.
+Cara: I'll update the release notes by Friday.
+Ann: Bob, can you send the test report to the client?
+Bob: Sure, I will send it tomorrow.
+Cara: What about the budget for the marketing campaign next quarter?
+Ann: Let's talk about the office move now.
+Bob: The movers come in two weeks and the new office has twenty desks.
+"""
+
+
+async def test_one_analysis_gives_every_finding_from_one_embeddings_call(embed):
+    result = await analyze(parse_text(MEETING), embed, date(2024, 5, 15))
+    assert len(embed.calls) == 1
+    shares = [s.talk_share for s in result.speakers]
+    assert {s.name for s in result.speakers} == {"Ann", "Bob", "Cara"}
+    assert shares == sorted(shares, reverse=True) and abs(sum(shares) - 1) < 1e-9
+    assert [(i.owner, i.due) for i in result.action_items] == [
+        ("Cara", date(2024, 5, 17)),
+        ("Bob", None),
+        ("Bob", date(2024, 5, 16)),
+    ]
+    assert [d.text for d in result.decisions] == [
+        "We decided to ship the mobile release next Monday."
+    ]
+    assert [q.asked_by for q in result.questions] == ["Cara"]
+    assert result.topics and result.topics[0].start_segment == 0
+    assert result.topics[-1].end_segment == 10
+    assert 20 <= len(result.summary_text.split()) <= 60
+    assert result.tokens > 0 and result.model == embed.encoder.model_id
+
+
+async def test_a_long_meeting_is_embedded_in_calls_of_at_most_256_texts(embed):
+    lines = [f"Ann: Item number {i} of the inventory is checked." for i in range(300)]
+    result = await analyze(parse_text("\n".join(lines)), embed)
+    assert [len(call) <= 256 for call in embed.calls] == [True, True]
+    assert len(embed.calls[0]) == 256
+    assert result.speakers[0].turns == 1 and result.speakers[0].talk_share == 1.0
+
+
+async def test_a_meeting_of_greetings_has_speakers_and_nothing_else(embed):
+    examples = ExampleCache()
+    await analyze(parse_text(MEETING), embed, examples=examples)
+    result = await analyze(parse_text("Ann: Hi.\nBob: Hello, Ann."), embed, examples=examples)
+    assert [s.name for s in result.speakers] == ["Bob", "Ann"]
+    assert not (result.action_items or result.decisions or result.questions or result.summary)
+    assert len(embed.calls) == 1 and result.model == embed.encoder.model_id
