@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     openai_chat_model: str = "gpt-4o-mini"
     openai_embeddings_model: str = "text-embedding-3-small"
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Most characters of one text sent to a chat model (its context window is finite).
+    openai_max_input_chars: int = Field(default=24_000, gt=0)
     # US dollars per million tokens, by model: {"model": {"input": 0.15, "output": 0.6}}.
     # A model not listed costs 0 (a local or self-hosted one).
     prices: dict[str, dict[str, float]] = {
@@ -125,6 +127,47 @@ class Settings(BaseSettings):
     activity_key_file: str = ""
     activity_max_metadata_bytes: int = Field(default=4096, gt=0)
     activity_retention_days: int = Field(default=365, gt=0)
+
+    # meeting_intel: transcripts are long (an hour of talk is about 60,000 characters of
+    # text, twice that as WebVTT), so they have their own limits.
+    meeting_intel_max_chars: int = Field(default=300_000, gt=0)
+    meeting_intel_max_segments: int = Field(default=20_000, gt=0)
+
+    # orchestrator: time budget of a workflow that sets none, per type (classification's
+    # is classification_timeout_seconds above).
+    meeting_intelligence_timeout_seconds: float = Field(default=60.0, gt=0)
+    hybrid_timeout_seconds: float = Field(default=60.0, gt=0)
+    embedding_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Workflows run by this many workers, fed from one bounded queue per priority; a full
+    # queue answers RESOURCE_EXHAUSTED.
+    orchestrator_workers: int = Field(default=8, gt=0)
+    queue_size_high: int = Field(default=100, ge=0)
+    queue_size_normal: int = Field(default=200, ge=0)
+    queue_size_low: int = Field(default=200, ge=0)
+    batch_max_items: int = Field(default=100, gt=0)
+    batch_default_parallelism: int = Field(default=4, gt=0)
+    batch_max_parallelism: int = Field(default=16, gt=0)
+    # Circuit breaker per downstream service: opens after this many consecutive failures,
+    # lets one probe through after breaker_reset_seconds. A call that ran out of time counts
+    # as a failure only if it had at least breaker_min_timeout_seconds (a short client
+    # budget is not the service's fault).
+    breaker_failures: int = Field(default=5, gt=0)
+    breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    breaker_min_timeout_seconds: float = Field(default=1.0, ge=0)
+    # Result cache: seconds a result is kept, per workflow type; entries in process (L1);
+    # redis_url above adds Redis (L2) under cache_key_prefix.
+    classification_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+    meeting_intelligence_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+    hybrid_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+    embedding_cache_ttl_seconds: float = Field(default=86400.0, ge=0)
+    cache_l1_size: int = Field(default=4096, ge=0)
+    cache_key_prefix: str = "aiorch:cache:"
+    # Admin RPCs (cache stats and invalidation) need this in the x-admin-token header;
+    # empty refuses them all.
+    admin_token: str = Field(default="", repr=False)
+    # A replica holds a lease on the workflows it runs; another takes over (resumes or
+    # fails them) once a lease has lapsed this long.
+    workflow_lease_seconds: float = Field(default=30.0, gt=0)
 
     def addr_of(self, service: str) -> str:
         """Address at which `service` is reached."""
