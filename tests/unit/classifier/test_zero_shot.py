@@ -1,17 +1,25 @@
 import pytest
 
 from services.classifier.labels import resolve_labels
-from services.classifier.zero_shot import LabelSpec, classify, softmax, validate_labels
+from services.classifier.vectors import VectorCache
+from services.classifier.zero_shot import (
+    LabelSpec,
+    classify,
+    label_texts,
+    softmax,
+    text_windows,
+    validate_labels,
+)
 from services.common.errors import InvalidInput
 
-
-@pytest.fixture
-def embed(encoder):
-    async def embed(texts):
-        encoded = encoder.encode(texts)
-        return encoded.vectors, sum(encoded.tokens), encoder.model_id
-
-    return embed
+COOKING = (
+    "Whisk the eggs with the sugar until pale, then fold in the flour and the melted butter. "
+    "Bake the sponge for twenty minutes and let it cool before you spread the cream. "
+)
+FOOTBALL = (
+    "The striker scored twice in the second half and the keeper saved a late penalty. "
+    "The coach praised the defence after the cup final win in front of a full stadium. "
+)
 
 
 async def test_scores_cover_every_label_sum_to_one_and_rank_best_first(embed):
@@ -35,6 +43,31 @@ async def test_examples_pull_a_label_toward_texts_like_them(embed):
     assert after > before
 
 
+async def test_a_long_document_is_judged_by_all_its_windows_not_its_first_tokens(embed):
+    # The cooking part alone fills the encoder's 256 tokens; most of the text is football.
+    text = COOKING * 6 + FOOTBALL * 20
+    assert len(text_windows(text)) > 3
+    result = await classify(text, [LabelSpec("cooking"), LabelSpec("football")], embed)
+    assert result.label == "football"
+
+
+async def test_label_vectors_are_cached_so_a_second_call_embeds_only_the_text(embed):
+    cache = VectorCache()
+    labels = [LabelSpec("sport", examples=("A goal in extra time.",)), LabelSpec("finance")]
+    first = await classify(FOOTBALL, labels, embed, cache)
+    second = await classify(FOOTBALL, labels, embed, cache)
+    assert embed.calls[1] == text_windows(FOOTBALL)
+    assert dict(second.scores) == pytest.approx(dict(first.scores))
+    assert second.tokens < first.tokens
+
+
+def test_long_examples_are_embedded_window_by_window():
+    labels = [LabelSpec("football", examples=(FOOTBALL * 20,))]
+    texts = label_texts(labels)
+    assert texts[0] == "This text is about football."
+    assert len(texts) > 3
+
+
 def test_softmax_is_a_distribution_that_keeps_the_order():
     probabilities = softmax(__import__("numpy").array([0.2, 0.5, 0.1]))
     assert probabilities.sum() == pytest.approx(1.0)
@@ -49,6 +82,7 @@ def test_softmax_is_a_distribution_that_keeps_the_order():
         ([LabelSpec("News"), LabelSpec("news")], "labels[1].name"),
         ([LabelSpec("a", examples=("",))], "labels[0].examples[0]"),
         ([LabelSpec(f"l{i}") for i in range(4)], "labels"),
+        ([LabelSpec("a", examples=("x",) * 101)], "labels[0].examples"),
     ],
 )
 def test_bad_labels_are_rejected_naming_the_field(labels, field):

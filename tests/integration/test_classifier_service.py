@@ -1,0 +1,121 @@
+"""ClassifierService through gRPC, over real in-process embeddings and classifier servers."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc_status import rpc_status
+
+from aiorch.v1 import classifier_pb2, classifier_pb2_grpc
+from services.classifier.sentences import split_sentences
+from services.common.errors import field_violations
+
+REPORT = (
+    "Weekly status report for the mobile app release. Progress: this week the team finished "
+    "the login screens and fixed nine of the twelve open bugs. Risks: the push notification "
+    "service was down for two days and may delay the end-to-end tests. Blockers: we are "
+    "still waiting for the security review. Next steps: next week we will fix the remaining "
+    "bugs, rerun the regression tests and start the beta with fifty users. The release date "
+    "of 14 March still holds if the security review is done by Friday."
+)
+
+
+@pytest.fixture
+async def classifier(suite):
+    async with suite.channel("classifier") as channel:
+        yield classifier_pb2_grpc.ClassifierServiceStub(channel)
+
+
+def labels(*names) -> list[classifier_pb2.Label]:
+    return [classifier_pb2.Label(name=name) for name in names]
+
+
+async def test_a_taxonomy_with_keywords_and_summary_gives_every_part_and_usage(classifier):
+    request = classifier_pb2.ClassifyRequest(
+        text=REPORT,
+        taxonomy="document_types",
+        include_keywords=True,
+        max_keywords=5,
+        include_summary=True,
+        summary_sentences=2,
+    )
+    reply = await classifier.Classify(request, timeout=20)
+    assert reply.label == reply.scores[0].label == "status_report"
+    assert len(reply.scores) == 9
+    assert sum(s.score for s in reply.scores) == pytest.approx(1.0)
+    assert [s.score for s in reply.scores] == sorted((s.score for s in reply.scores), reverse=True)
+    assert 1 <= len(reply.keywords) <= 5
+    assert all(k.text in REPORT and 0 <= k.score <= 1 for k in reply.keywords)
+    assert reply.summary and reply.summary.count(". ") <= 2
+    assert reply.model.startswith("local/")
+    assert reply.usage.input_tokens > 0 and reply.usage.cost_usd == 0
+
+
+async def test_keywords_and_summary_are_empty_unless_asked(classifier):
+    request = classifier_pb2.ClassifyRequest(text=REPORT, labels=labels("software", "sport"))
+    reply = await classifier.Classify(request, timeout=20)
+    assert reply.label == "software"
+    assert not reply.keywords and not reply.summary
+
+
+async def test_label_vectors_are_reused_so_a_repeat_reads_fewer_tokens(classifier):
+    request = classifier_pb2.ClassifyRequest(
+        text=REPORT,
+        labels=[
+            classifier_pb2.Label(name="testing", examples=["The regression suite failed twice."]),
+            classifier_pb2.Label(name="gardening", description="Plants, soil and watering."),
+        ],
+    )
+    first = await classifier.Classify(request, timeout=20)
+    second = await classifier.Classify(request, timeout=20)
+    assert second.usage.input_tokens < first.usage.input_tokens
+    assert [(s.label, round(s.score, 5)) for s in second.scores] == [
+        (s.label, round(s.score, 5)) for s in first.scores
+    ]
+
+
+async def test_a_long_document_is_classified_whole(classifier):
+    # About 3,600 words in 280 distinct sentences: many windows, and with the sentences
+    # more texts than one Embed call takes.
+    text = " ".join(REPORT.replace(". ", f" (part {i}). ") for i in range(40))
+    request = classifier_pb2.ClassifyRequest(
+        text=text, labels=labels("software", "sport"), include_summary=True
+    )
+    reply = await classifier.Classify(request, timeout=60)
+    assert reply.label == "software"
+    assert reply.usage.input_tokens > 5000
+    summary = split_sentences(reply.summary)
+    assert len(summary) == len(set(summary)) == 3
+
+
+def _bad(**changes) -> classifier_pb2.ClassifyRequest:
+    request = classifier_pb2.ClassifyRequest(text=REPORT, labels=labels("software", "sport"))
+    for field, value in changes.items():
+        if field == "labels":
+            del request.labels[:]
+            request.labels.extend(value)
+        else:
+            setattr(request, field, value)
+    return request
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (_bad(text=""), "text"),
+        (_bad(text="x" * 100_001), "text"),
+        (_bad(labels=[]), "labels"),
+        (_bad(labels=labels(*(f"label {i}" for i in range(201)))), "labels"),
+        (_bad(labels=labels("software", "Software")), "labels[1].name"),
+        (_bad(labels=labels("software", " ")), "labels[1].name"),
+        (_bad(labels=[classifier_pb2.Label(name="a", examples=[""])]), "labels[0].examples[0]"),
+        (_bad(labels=[], taxonomy="colours"), "taxonomy"),
+        (_bad(include_keywords=True, max_keywords=-1), "max_keywords"),
+        (_bad(include_summary=True, summary_sentences=51), "summary_sentences"),
+    ],
+)
+async def test_bad_input_is_invalid_argument_naming_the_field(classifier, request_, field):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await classifier.Classify(request_, timeout=20)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in field_violations(rpc_status.from_call(caught.value))
