@@ -1,6 +1,7 @@
 """python -m services.classifier: the classifier service on AIORCH_CLASSIFIER_ADDR."""
 
 from aiorch.v1 import classifier_pb2_grpc
+from services.classifier.backends import LocalBackend, OpenAIBackend
 from services.classifier.servicer import ClassifierServicer
 from services.common.channels import open_channel
 from services.common.server import Service, run
@@ -8,12 +9,17 @@ from services.embeddings.client import EmbeddingsClient
 
 
 async def build(settings, stack):
-    channel = open_channel(settings.embeddings_addr)
-    stack.push_async_callback(channel.close)
+    if settings.classifier_backend == "openai":
+        backend = OpenAIBackend(settings)
+        stack.push_async_callback(backend.api.close)
+    else:
+        channel = open_channel(settings.embeddings_addr)
+        stack.push_async_callback(channel.close)
+        backend = LocalBackend(EmbeddingsClient(channel), settings)
     return [
         Service(
             "aiorch.v1.ClassifierService",
-            ClassifierServicer(EmbeddingsClient(channel), settings),
+            ClassifierServicer(backend, settings),
             classifier_pb2_grpc.add_ClassifierServiceServicer_to_server,
         )
     ]

@@ -28,7 +28,9 @@ def schema(labels: Sequence[LabelSpec], max_keywords: int, summary_sentences: in
     properties: dict = {
         "scores": {
             "type": "object",
-            "properties": {name: {"type": "number", "minimum": 0, "maximum": 1} for name in names},
+            # No bounds: grammar-constrained servers do not enforce them, and the scores are
+            # normalised below anyway (negatives count as 0).
+            "properties": {name: {"type": "number"} for name in names},
             "required": names,
             "additionalProperties": False,
         }

@@ -107,10 +107,9 @@ async def chat_json(
         try:
             data = json.loads(reply.choices[0].message.content or "")
             jsonschema.validate(data, schema)
-            model = reply.model or settings.openai_chat_model
-            return data, Usage(
-                input_tokens, output_tokens, cost(settings, model, input_tokens, output_tokens)
-            )
+            # Priced by the configured name: servers answer with dated or file names.
+            price = cost(settings, settings.openai_chat_model, input_tokens, output_tokens)
+            return data, Usage(input_tokens, output_tokens, price)
         except (ValueError, jsonschema.ValidationError) as error:
             problem = str(error).splitlines()[0][:200]
     raise InvalidModelReply(f"the model's reply did not match the {name} schema twice: {problem}")

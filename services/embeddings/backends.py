@@ -55,8 +55,7 @@ class OpenAIBackend:
         # Servers differ on normalising; ours are always unit length.
         vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         tokens = reply.usage.prompt_tokens if reply.usage else 0
-        model = reply.model or self.model_id
-        usage = llm.Usage(tokens, 0, llm.cost(self.settings, model, tokens, 0))
+        usage = llm.Usage(tokens, 0, llm.cost(self.settings, self.model_id, tokens, 0))
         # The API counts tokens per request, not per text, and says nothing of truncation.
         return Encoded(vectors, [0] * len(texts), [False] * len(texts)), usage
 

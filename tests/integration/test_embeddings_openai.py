@@ -21,7 +21,7 @@ async def stub(settings, openai_embeddings_url):
             "embeddings_backend": "openai",
             "openai_base_url": openai_embeddings_url,
             "openai_embeddings_model": "e5-passage",
-            "prices": {"multilingual-e5-small-q4": {"input": 1.0}},
+            "prices": {"e5-passage": {"input": 1.0}},
         }
     )
     async with contextlib.AsyncExitStack() as stack:
