@@ -94,8 +94,51 @@ def test_a_path_that_matches_no_route_answers_404(suite):
     assert suite.request("POST", "/v1/ai-orchestration/nothing", {}).status == 404
 
 
-def test_an_rpc_not_built_yet_answers_501(suite):
-    assert suite.request("GET", "/v1/performance/status").status == 501
+def test_embed_through_the_gateway_returns_a_vector_per_text(suite):
+    reply = suite.request("POST", "/v1/embeddings/embed", {"texts": ["a cat", "a dog"]})
+    assert reply.status == 200, reply.body
+    assert [len(e["values"]) for e in reply.body["embeddings"]] == [384, 384]
+    assert suite.request("POST", "/v1/embeddings/embed", {"texts": []}).status == 400
+
+
+def test_classify_through_the_gateway_gives_keywords_and_a_summary(suite):
+    text = (
+        "The central bank raised interest rates again. Markets fell on the news. "
+        "Analysts expect inflation to ease next year. Banks welcomed the decision."
+    )
+    reply = suite.request(
+        "POST",
+        "/v1/classifier/classify",
+        {
+            "text": text,
+            "taxonomy": "document_types",
+            "include_keywords": True,
+            "include_summary": True,
+            "summary_sentences": 2,
+        },
+    )
+    assert reply.status == 200, reply.body
+    assert abs(sum(s["score"] for s in reply.body["scores"]) - 1) < 1e-6
+    assert reply.body["keywords"] and reply.body["summary"]
+
+
+def test_analyze_through_the_gateway_finds_speakers_and_action_items(suite):
+    transcript = (
+        "Anna: Let's decide on the launch plan today.\n"
+        "Ben: I will send the budget to finance by Friday.\n"
+        "Anna: Who owns the press release?\n"
+    )
+    reply = suite.request(
+        "POST",
+        "/v1/meeting-intel/analyze",
+        {"transcript": transcript, "meeting_date": "2026-11-23"},
+    )
+    assert reply.status == 200, reply.body
+    assert {s["name"] for s in reply.body["speakers"]} == {"Anna", "Ben"}
+    owners = {item["owner"] for item in reply.body["action_items"]}
+    assert "Ben" in owners
+    bad = suite.request("POST", "/v1/meeting-intel/analyze", {"transcript": "   "})
+    assert bad.status == 400 and "transcript" in violations(bad)
 
 
 def test_ctrl_c_stops_every_process_cleanly(suite):
