@@ -64,6 +64,8 @@ test: setup
 # Quality on public data: each prints a table.
 eval: setup
 	$(PY) -m eval.embeddings $(DATA)/stsb_dev/sts-dev.csv
+	$(PY) -m eval.classifier $(DATA)
+	$(PY) -m eval.meeting_intel $(DATA)
 
 # Speed, as ratios against a raw baseline measured in the same run.
 bench: setup
