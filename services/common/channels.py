@@ -15,14 +15,24 @@ RETRY_POLICY = {
     "initialBackoff": "0.05s",
     "maxBackoff": "1s",
     "backoffMultiplier": 2,
-    # Only what is transient: the call never reached a server that could act on it.
-    "retryableStatusCodes": ["UNAVAILABLE"],
+    # Only what is transient. UNAVAILABLE: the call never reached a server that could act
+    # on it. RESOURCE_EXHAUSTED: our servers answer it only when overloaded, with a
+    # grpc-retry-pushback-ms trailer (services/common/errors.py Overloaded) that the retry
+    # waits out instead of the backoff; a server that must not be retried sends a negative
+    # pushback, which ends the retries. (gRPC's own RESOURCE_EXHAUSTED, a message over the
+    # size limit, carries none and is retried with backoff: wasted, but bounded.)
+    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
 }
+
+# A struggling service is not sent a retry storm: each failed attempt costs a token, each
+# success earns a tenth back, and below half of the tokens the channel stops retrying.
+RETRY_THROTTLING = {"maxTokens": 10, "tokenRatio": 0.1}
 
 SERVICE_CONFIG = json.dumps(
     {
         "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [{"name": [{}], "retryPolicy": RETRY_POLICY}],
+        "retryThrottling": RETRY_THROTTLING,
     }
 )
 

@@ -6,6 +6,7 @@ into a status the client can read field by field (`rpc_status.from_call`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import grpc
@@ -26,6 +27,10 @@ class DomainError(Exception):
 
     def status(self) -> status_pb2.Status:
         return status_pb2.Status(code=self.code.value[0], message=str(self))
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        """Metadata sent with the status besides its details."""
+        return ()
 
 
 class InvalidInput(DomainError):
@@ -71,6 +76,20 @@ class Overloaded(DomainError):
         delay.FromNanoseconds(int(self.retry_after * 1e9))
         return _with_details(super().status(), error_details_pb2.RetryInfo(retry_delay=delay))
 
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        # grpc-retry-pushback-ms is what gRPC clients' retry policy obeys (see channels.py);
+        # retry-after is what an HTTP client reads once the gateway has made this a 429.
+        return (
+            ("grpc-retry-pushback-ms", str(max(0, round(self.retry_after * 1000)))),
+            ("retry-after", str(max(1, math.ceil(self.retry_after)))),
+        )
+
+
+class PermissionDenied(DomainError):
+    """The caller may not do this (e.g. an admin RPC without the admin token)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
 
 class Unavailable(DomainError):
     """A dependency cannot be reached; transient."""
@@ -80,6 +99,12 @@ class Unavailable(DomainError):
 
 class DeadlineExceeded(DomainError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class Unauthenticated(DomainError):
+    """The call does not say who is calling, and the RPC needs to know."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
 
 
 class Unimplemented(DomainError):

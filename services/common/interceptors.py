@@ -7,18 +7,35 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import grpc
 from grpc_status import rpc_status
 
+from services.common import caller
 from services.common.errors import DomainError, internal_status
 
 log = logging.getLogger("aiorch.rpc")
 
 
+# gRPC's retry policy marks each retry with the attempts before it; a server that echoes
+# the count back lets the client record how many calls a result took.
+PREVIOUS_ATTEMPTS = "grpc-previous-rpc-attempts"
+ATTEMPT = "aiorch-attempt"
+
+
+def _attempt(context: grpc.aio.ServicerContext) -> tuple[tuple[str, str], ...]:
+    for key, value in context.invocation_metadata() or ():
+        if key == PREVIOUS_ATTEMPTS and value.isdigit():
+            return ((ATTEMPT, str(int(value) + 1)),)
+    return ()
+
+
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
+    trailing = _attempt(context)
     if isinstance(error, DomainError):
         status = error.status()
+        trailing += error.trailing_metadata()
     elif isinstance(error, NotImplementedError):
         status = rpc_status.status_pb2.Status(
             code=grpc.StatusCode.UNIMPLEMENTED.value[0], message="not implemented yet"
@@ -26,13 +43,26 @@ async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
     else:
         log.exception("unhandled error")
         status = internal_status()
-    await context.abort_with_status(rpc_status.to_status(status))
+    status = rpc_status.to_status(status)
+    if trailing:
+        status = _Status(status.code, status.details, (*status.trailing_metadata, *trailing))
+    await context.abort_with_status(status)
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple
 
 
 def _wrap_unary(behavior):
     async def handle(request, context):
         try:
-            return await behavior(request, context)
+            reply = await behavior(request, context)
+            if attempt := _attempt(context):
+                context.set_trailing_metadata(attempt)
+            return reply
         except grpc.aio.AbortError:
             raise
         except Exception as error:  # every error leaves as a status, never a trace
@@ -65,6 +95,34 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
         if handler.unary_stream:
             return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+        return handler
+
+
+class CallerInterceptor(grpc.aio.ServerInterceptor):
+    """Reads who is calling from the metadata once, for services.common.caller."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        metadata = handler_call_details.invocation_metadata
+        if handler.unary_unary:
+            behavior = handler.unary_unary
+
+            async def unary(request, context):
+                caller.set_from_metadata(metadata)
+                return await behavior(request, context)
+
+            return handler._replace(unary_unary=unary)
+        if handler.unary_stream:
+            stream_behavior = handler.unary_stream
+
+            async def stream(request, context):
+                caller.set_from_metadata(metadata)
+                async for reply in stream_behavior(request, context):
+                    yield reply
+
+            return handler._replace(unary_stream=stream)
         return handler
 
 

@@ -18,7 +18,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common.interceptors import AccessLogInterceptor, ErrorInterceptor
+from services.common.interceptors import (
+    AccessLogInterceptor,
+    CallerInterceptor,
+    ErrorInterceptor,
+)
 from services.common.logs import configure_logging
 from services.common.settings import Settings, get_settings
 
@@ -66,7 +70,8 @@ class Server:
 
 def create_server(services: Sequence[Service], addr: str) -> Server:
     server = grpc.aio.server(
-        interceptors=[AccessLogInterceptor(), ErrorInterceptor()], options=SERVER_OPTIONS
+        interceptors=[AccessLogInterceptor(), ErrorInterceptor(), CallerInterceptor()],
+        options=SERVER_OPTIONS,
     )
     for service in services:
         service.add_to_server(service.servicer, server)

@@ -94,14 +94,18 @@ async def test_invalid_input_reaches_the_client_with_field_violations():
 
 
 async def test_overload_reaches_the_client_with_retry_info():
-    server = await started(ScriptedEmbeddings(Overloaded("queue full", retry_after=0.25)))
+    # The channel retries an overload after its pushback; one that outlasts every attempt
+    # reaches the client as it was sent.
+    servicer = ScriptedEmbeddings(*[Overloaded("queue full", retry_after=0.05)] * 4)
+    server = await started(servicer)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call(server)
     await server.stop(0)
+    assert servicer.calls == 4
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     retry = error_details_pb2.RetryInfo()
     assert rpc_status.from_call(caught.value).details[0].Unpack(retry)
-    assert retry.retry_delay.ToMilliseconds() == 250
+    assert retry.retry_delay.ToMilliseconds() == 50
 
 
 async def test_an_unexpected_exception_is_internal_and_shows_no_internals():

@@ -22,9 +22,11 @@ def test_environment_moves_an_address_and_the_listen_address(monkeypatch):
     assert Settings().listen_addr_of("classifier") == "0.0.0.0:7000"
 
 
-def test_retry_policy_retries_only_unavailable_with_backoff():
+def test_retry_policy_retries_only_transient_codes_with_backoff_and_throttling():
     config = json.loads(SERVICE_CONFIG)
     policy = config["methodConfig"][0]["retryPolicy"]
-    assert policy["retryableStatusCodes"] == ["UNAVAILABLE"]
+    # RESOURCE_EXHAUSTED waits out the server's pushback (services/common/channels.py).
+    assert policy["retryableStatusCodes"] == ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]
     assert policy["maxAttempts"] > 1 and policy["backoffMultiplier"] > 1
+    assert config["retryThrottling"]["maxTokens"] > 0
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
