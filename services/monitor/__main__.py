@@ -1,18 +1,54 @@
-"""python -m services.monitor: the monitor service on AIORCH_MONITOR_ADDR.
-
-Its RPCs are declared in the contract and answer UNIMPLEMENTED until they are built;
-the server, health and reflection are real so the suite and its probes are complete.
-"""
+"""python -m services.monitor: the monitor service on AIORCH_MONITOR_ADDR."""
 
 from aiorch.v1 import monitor_pb2_grpc
+from services.common.database import Database
 from services.common.server import Service, run
+from services.common.settings import DEFAULT_ADDRS
+from services.monitor.activity import ActivityStore, prune_periodically
+from services.monitor.alerts import AlertBook, Threshold
+from services.monitor.history import History
+from services.monitor.keys import load_key
+from services.monitor.processes import SuiteProcesses
+from services.monitor.recorder import MetricsRecorder
+from services.monitor.sampler import Sampler
+from services.monitor.servicer import MonitorServicer
+
+FEATURES = ("metrics", "history", "summary", "alerts", "health", "optimize", "activity", "watch")
+
+
+def thresholds(s) -> list[Threshold]:
+    return [
+        Threshold("cpu.percent", s.alert_cpu_warning, s.alert_cpu_critical),
+        Threshold("memory.percent", s.alert_memory_warning, s.alert_memory_critical),
+        Threshold("disk.*.percent", s.alert_disk_warning, s.alert_disk_critical),
+        Threshold("net.errors.percent", s.alert_error_rate_warning, s.alert_error_rate_critical),
+    ]
 
 
 async def build(settings, stack):
+    key = load_key(settings.activity_key, settings.activity_key_file, settings.database_url)
+    db = await Database.open(settings.database_url)
+    stack.push_async_callback(db.close)
+    activity = await ActivityStore.open(db, key)
+    await stack.enter_async_context(
+        prune_periodically(activity, settings.activity_retention_days * 86400)
+    )
+    interval = settings.monitor_interval_seconds
+    recorder = MetricsRecorder(
+        Sampler(SuiteProcesses()),
+        History(settings.monitor_retention_seconds, interval),
+        AlertBook(thresholds(settings), settings.alert_hold_seconds, settings.alert_history_size),
+        interval,
+        settings.monitor_max_watchers,
+    )
+    await recorder.start()
+    stack.push_async_callback(recorder.stop)
+    peers = {name: settings.addr_of(name) for name in DEFAULT_ADDRS if name != "monitor"}
+    features = (*FEATURES, f"activity_store:{db.dialect}")
     return [
         Service(
             "aiorch.v1.MonitorService",
-            monitor_pb2_grpc.MonitorServiceServicer(),
+            MonitorServicer(recorder, activity, settings, peers, features),
             monitor_pb2_grpc.add_MonitorServiceServicer_to_server,
         )
     ]

@@ -1,0 +1,131 @@
+"""MonitorService: host metrics and their history, health, alerts, recommendations and
+user activity, each RPC a validation, a domain call and a reply."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from importlib import metadata
+
+from aiorch.v1 import monitor_pb2 as pb
+from aiorch.v1 import monitor_pb2_grpc
+from services.common import caller
+from services.common.deadlines import call_timeout
+from services.common.settings import Settings
+from services.monitor import messages, peers, validation
+from services.monitor.activity import ActivityStore
+from services.monitor.health import host_components, overall
+from services.monitor.history import matching
+from services.monitor.recommendations import recommend
+from services.monitor.recorder import MetricsRecorder
+
+DEFAULT_WINDOW = 300.0
+DEFAULT_ACTIVITY_WINDOW = 7 * 86400.0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aiorch")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
+    def __init__(
+        self,
+        recorder: MetricsRecorder,
+        activity: ActivityStore,
+        settings: Settings,
+        peer_addrs: Mapping[str, str],
+        features: tuple[str, ...],
+    ):
+        self.recorder = recorder
+        self.history = recorder.history
+        self.alerts = recorder.alerts
+        self.activity = activity
+        self.settings = settings
+        self.peer_addrs = dict(peer_addrs)
+        self.features = features
+        self.version = _version()
+        self.started = time.monotonic()
+        self.clock = recorder.clock
+
+    async def GetHealth(self, request, context):
+        timeout = self.settings.monitor_peer_timeout_seconds
+        remaining = call_timeout(context, self.settings.deadline_margin_seconds)
+        if remaining is not None:
+            timeout = min(timeout, remaining)
+        services = await peers.check_all(
+            self.peer_addrs, timeout, self.settings.monitor_peer_slow_ms
+        )
+        return messages.health(overall([*host_components(self.alerts.active), *services]))
+
+    async def GetCurrentMetrics(self, request, context):
+        return pb.GetCurrentMetricsResponse(sample=messages.sample(self.recorder.latest))
+
+    async def GetMetricsHistory(self, request, context):
+        retention = self.settings.monitor_retention_seconds
+        window = validation.seconds(request, "window", DEFAULT_WINDOW, retention)
+        step = validation.step(request, window, self.recorder.interval)
+        names = self.history.select(request.metrics)
+        start = self.clock() - window
+        series = [messages.series(self.history.series(n, start, step)) for n in names]
+        return pb.GetMetricsHistoryResponse(series=series)
+
+    async def GetMetricsSummary(self, request, context):
+        retention = self.settings.monitor_retention_seconds
+        window = validation.seconds(request, "window", DEFAULT_WINDOW, retention)
+        names = self.history.select(request.metrics)
+        start = self.clock() - window
+        summaries = [messages.summary(self.history.summary(n, start)) for n in names]
+        return pb.GetMetricsSummaryResponse(summaries=summaries)
+
+    async def Optimize(self, request, context):
+        found = recommend(
+            self.history,
+            self.alerts,
+            self.recorder.sampler.cores,
+            self.clock(),
+            self.settings.monitor_retention_seconds,
+        )
+        return pb.MonitorServiceOptimizeResponse(
+            recommendations=[messages.recommendation(r) for r in found]
+        )
+
+    async def TrackActivity(self, request, context):
+        user = caller.user_id()
+        activity = validation.activity(request, self.settings.activity_max_metadata_bytes)
+        activity_id = await self.activity.track(user, activity, self.clock())
+        return pb.TrackActivityResponse(activity_id=activity_id)
+
+    async def GetActivitySummary(self, request, context):
+        retention = self.settings.activity_retention_days * 86400.0
+        window = validation.seconds(request, "window", DEFAULT_ACTIVITY_WINDOW, retention)
+        now = self.clock()
+        summary = await self.activity.summary(request.user_id or None, now - window, now)
+        return messages.activity_summary(summary)
+
+    async def GetAlerts(self, request, context):
+        resolved = self.alerts.resolved if request.include_resolved else ()
+        return pb.GetAlertsResponse(
+            active=[messages.alert(a) for a in self.alerts.active],
+            resolved=[messages.alert(a) for a in resolved],
+        )
+
+    async def GetStatus(self, request, context):
+        return pb.GetStatusResponse(
+            version=self.version,
+            uptime=messages.duration(time.monotonic() - self.started),
+            sampling_interval=messages.duration(self.recorder.interval),
+            features=self.features,
+        )
+
+    async def WatchMetrics(self, request, context):
+        patterns = list(request.metrics)
+        self.history.select(patterns)  # names nothing known: INVALID_ARGUMENT before streaming
+        with self.recorder.watch() as samples:
+            sample = self.recorder.latest
+            while True:
+                names = matching(sorted(sample.metrics), patterns) if patterns else None
+                yield pb.WatchMetricsResponse(sample=messages.sample(sample, names))
+                sample = await samples.get()
