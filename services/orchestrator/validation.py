@@ -1,19 +1,35 @@
-"""Checks of a CreateWorkflowRequest before anything is stored; each names its field."""
+"""Checks of a workflow request before anything is stored; each names its field."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import date
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.classifier.labels import resolve_labels
-from services.common.errors import InvalidInput, Unimplemented
+from services.common.errors import InvalidInput
 from services.common.settings import Settings
 from services.common.validation import require_text
-from services.orchestrator.workflows import PLANNED, WORKFLOWS, WorkflowSpec
+from services.orchestrator.workflows import WORKFLOWS, WorkflowSpec
+
+MAX_IDEMPOTENCY_KEY_CHARS = 200
 
 
-def validate_create(request: pb.CreateWorkflowRequest, settings: Settings):
-    """The workflow's spec, its outputs and its time budget in seconds (None: type default)."""
+@dataclass(frozen=True)
+class Plan:
+    """A valid request: its type, the outputs it asks (defaults filled in), its budget."""
+
+    spec: WorkflowSpec
+    outputs: list[str]
+    budget: float | None  # seconds; None: the type's default
+
+    @property
+    def needed(self) -> set[str]:
+        return {step.name for step, wanted in self.spec.steps_for(tuple(self.outputs)) if wanted}
+
+
+def validate_create(request: pb.CreateWorkflowRequest, settings: Settings) -> Plan:
     spec = _spec(request.type)
     outputs = list(dict.fromkeys(request.expected_outputs)) or list(spec.default_outputs)
     for i, output in enumerate(outputs):
@@ -24,30 +40,51 @@ def validate_create(request: pb.CreateWorkflowRequest, settings: Settings):
             )
     if request.priority not in pb.Priority.values():
         raise InvalidInput("priority", f"unknown priority {request.priority}")
-    if request.idempotency_key:
-        raise Unimplemented("idempotency keys are not built yet")
-    if not request.wait:
-        raise Unimplemented("asynchronous workflows are not built yet; set wait=true")
-    require_text(request.input.text, "input.text", settings.max_text_chars)
-    needed = {step.name for step, wanted in spec.steps_for(tuple(outputs)) if wanted}
+    if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidInput("idempotency_key", f"longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+    plan = Plan(spec, outputs, _budget(request))
+    _check_input(request.input, plan.needed, settings)
+    return plan
+
+
+def _check_input(given: pb.WorkflowInput, needed: set[str], settings: Settings) -> None:
+    meeting = "analyze" in needed
+    limit = settings.meeting_intel_max_chars if meeting else settings.max_text_chars
+    if given.segments:
+        if given.text:
+            raise InvalidInput("input.segments", "give the text or segments, not both")
+        if len(given.segments) > settings.meeting_intel_max_segments:
+            raise InvalidInput(
+                "input.segments",
+                f"has {len(given.segments)} segments, more than the limit of "
+                f"{settings.meeting_intel_max_segments}",
+            )
+        chars = sum(len(s.text) for s in given.segments)
+        if not any(s.text.strip() for s in given.segments):
+            raise InvalidInput("input.segments", "has no words")
+        if chars > limit:
+            raise InvalidInput(
+                "input.segments", f"have {chars} characters, more than the limit of {limit}"
+            )
+    else:
+        require_text(given.text, "input.text", limit)
+    if given.meeting_date:
+        try:
+            date.fromisoformat(given.meeting_date)
+        except ValueError:
+            raise InvalidInput("input.meeting_date", "must be a date as YYYY-MM-DD") from None
     if "classify" in needed:
         try:
             resolve_labels(
-                request.input.labels,
-                request.input.taxonomy,
-                settings.max_labels,
-                settings.max_text_chars,
+                given.labels, given.taxonomy, settings.max_labels, settings.max_text_chars
             )
         except InvalidInput as error:
             raise error.under("input") from None
-    return spec, outputs, _budget(request)
 
 
 def _spec(name: str) -> WorkflowSpec:
     if name in WORKFLOWS:
         return WORKFLOWS[name]
-    if name in PLANNED:
-        raise Unimplemented(f"workflow type {name!r} is not built yet")
     known = ", ".join(sorted(WORKFLOWS))
     raise InvalidInput("type", f"unknown workflow type {name!r}; known: {known}")
 
@@ -65,3 +102,21 @@ def _budget(request: pb.CreateWorkflowRequest) -> float | None:
             raise InvalidInput("deadline", "is already past")
         budgets.append(seconds)
     return min(budgets, default=None)
+
+
+def validate_batch(request: pb.CreateBatchRequest, settings: Settings) -> int:
+    """The batch's parallelism; its items are checked one by one as they are accepted."""
+    if not request.items:
+        raise InvalidInput("items", "must hold at least one workflow")
+    if len(request.items) > settings.batch_max_items:
+        raise InvalidInput(
+            "items",
+            f"has {len(request.items)} workflows, more than the limit of "
+            f"{settings.batch_max_items}",
+        )
+    parallelism = request.max_parallelism or settings.batch_default_parallelism
+    if not 0 < parallelism <= settings.batch_max_parallelism:
+        raise InvalidInput(
+            "max_parallelism", f"must be between 1 and {settings.batch_max_parallelism}"
+        )
+    return parallelism

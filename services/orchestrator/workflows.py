@@ -1,9 +1,19 @@
 """Workflow types, declared as data: the executor runs these declarations and
-ListWorkflowTypes reads them, so what is listed is what runs."""
+ListWorkflowTypes reads them, so what is listed is what runs.
+
+A step names the service and RPC it calls and the outputs it gives; a request's
+expected_outputs pick the steps that run. Every step of a type works on the same input and
+none needs another's result, so the steps of a workflow run in parallel: its latency is
+that of its slowest step.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from services.common.settings import Settings
+
+MEETING_OUTPUTS = ("speakers", "action_items", "decisions", "questions", "topics", "summary")
 
 
 @dataclass(frozen=True)
@@ -13,6 +23,9 @@ class StepSpec:
     rpc: str
     outputs: tuple[str, ...]
     required: bool
+    # Extras the step always asks its RPC for, whatever outputs were asked
+    # (e.g. the hybrid's classification branch always wants keywords and a summary).
+    extras: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -22,13 +35,46 @@ class WorkflowSpec:
     steps: tuple[StepSpec, ...]
     default_outputs: tuple[str, ...]
 
+    def __post_init__(self):
+        outputs = self.outputs
+        if len(set(outputs)) != len(outputs):
+            raise ValueError(f"{self.name}: two steps give the same output")
+        if not set(self.default_outputs) <= set(outputs):
+            raise ValueError(f"{self.name}: a default output no step gives")
+
     @property
     def outputs(self) -> tuple[str, ...]:
         return tuple(output for step in self.steps for output in step.outputs)
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(step.service for step in self.steps))
+
+    def step(self, name: str) -> StepSpec:
+        return next(step for step in self.steps if step.name == name)
+
     def steps_for(self, outputs: tuple[str, ...]) -> list[tuple[StepSpec, bool]]:
         """Every step, and whether the asked outputs need it."""
         return [(step, any(o in step.outputs for o in outputs)) for step in self.steps]
+
+    def timeout(self, settings: Settings) -> float:
+        """Time budget of a workflow of this type that sets none."""
+        return getattr(settings, f"{self.name}_timeout_seconds")
+
+    def cache_ttl(self, settings: Settings) -> float:
+        return getattr(settings, f"{self.name}_cache_ttl_seconds")
+
+
+def _classify(outputs, required, extras=()) -> StepSpec:
+    return StepSpec("classify", "classifier", "Classify", outputs, required, extras)
+
+
+def _analyze(outputs) -> StepSpec:
+    return StepSpec("analyze", "meeting_intel", "Analyze", outputs, required=True)
+
+
+def _embed(outputs, required) -> StepSpec:
+    return StepSpec("embed", "embeddings", "Embed", outputs, required)
 
 
 WORKFLOWS = {
@@ -39,20 +85,40 @@ WORKFLOWS = {
             description="Labels a document with a score for every label; optionally its "
             "keywords, a summary and its embedding.",
             steps=(
-                StepSpec(
-                    "classify",
-                    "classifier",
-                    "Classify",
-                    ("label", "scores", "keywords", "summary"),
-                    required=True,
-                ),
-                StepSpec("embed", "embeddings", "Embed", ("embedding",), required=False),
+                _classify(("label", "scores", "keywords", "summary"), required=True),
+                _embed(("embedding",), required=False),
             ),
             default_outputs=("label", "scores"),
         ),
+        WorkflowSpec(
+            name="meeting_intelligence",
+            description="Analyzes a meeting transcript: speakers and talk time, action items "
+            "with owner and due date, decisions, open questions, topics and a summary; "
+            "optionally labels the meeting (ask for label or scores, give labels or a "
+            "taxonomy).",
+            steps=(
+                _analyze(MEETING_OUTPUTS),
+                _classify(("label", "scores"), required=False),
+            ),
+            default_outputs=MEETING_OUTPUTS,
+        ),
+        WorkflowSpec(
+            name="hybrid",
+            description="Runs the classification, meeting_intelligence and embedding "
+            "workflows in parallel over the same input; each output names a branch. A "
+            "branch that fails leaves the others' results (PARTIAL).",
+            steps=(
+                _classify(("classification",), required=False, extras=("keywords", "summary")),
+                StepSpec("analyze", "meeting_intel", "Analyze", ("meeting_intelligence",), False),
+                _embed(("embedding",), required=False),
+            ),
+            default_outputs=("classification", "meeting_intelligence", "embedding"),
+        ),
+        WorkflowSpec(
+            name="embedding",
+            description="The embedding of a text (one vector for the whole input).",
+            steps=(_embed(("embedding",), required=True),),
+            default_outputs=("embedding",),
+        ),
     )
 }
-
-# Types the contract names whose executors are not built yet: they answer UNIMPLEMENTED
-# rather than "unknown type".
-PLANNED = ("meeting_intelligence", "hybrid", "embedding")

@@ -102,7 +102,7 @@ async def test_unknown_workflow_id_is_not_found_and_a_malformed_one_is_invalid(o
 
 
 async def test_a_budget_too_short_for_the_work_ends_deadline_exceeded_in_time(orchestrator):
-    request = valid_request(timeout=timedelta(milliseconds=1))
+    request = valid_request(timeout=timedelta(milliseconds=1), use_cache=False)
     workflow = (await orchestrator.CreateWorkflow(request, timeout=10)).workflow
     assert workflow.status == pb.WORKFLOW_STATUS_DEADLINE_EXCEEDED
     assert workflow.steps[0].error.code == grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
@@ -131,9 +131,9 @@ async def test_the_classifier_call_carries_the_workflows_remaining_time(suite):
         _, settings = await start_service("orchestrator", build_orchestrator, settings, stack)
         async with grpc.aio.insecure_channel(settings.orchestrator_addr) as channel:
             stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
-            request = valid_request(timeout=timedelta(seconds=3))
+            request = valid_request(timeout=timedelta(seconds=3), use_cache=False)
             await stub.CreateWorkflow(request, timeout=10)
-            await stub.CreateWorkflow(valid_request(), timeout=1)
+            await stub.CreateWorkflow(valid_request(use_cache=False), timeout=1)
     assert 2.5 < recorder.time_remaining[0] < 3.0
     assert 0.5 < recorder.time_remaining[1] < 1.0
 

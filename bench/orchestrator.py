@@ -1,0 +1,314 @@
+"""Orchestrator: overhead, cached throughput and hybrid parallelism, through the real
+Envoy to the real service processes, each against its baseline measured in the same run.
+
+    python -m bench.orchestrator [DATA_DIR] [--requests 300] [--seconds 5]
+
+1. Overhead: a classification workflow through the gateway minus the direct Classify call
+   through the same gateway, same text, one request at a time (p50 and p99).
+2. Cached requests/s: a workflow answered from the cache ÷ a trivial RPC
+   (ListWorkflowTypes), both through the same Envoy with the same concurrent clients.
+3. Hybrid ÷ its slowest branch: a hybrid workflow over a real meeting transcript against
+   each branch's RPC called alone, one request at a time.
+
+DATA_DIR is the shared development data (BBC news for texts, ELITR for a transcript).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+
+from aiorch.v1 import (
+    classifier_pb2,
+    classifier_pb2_grpc,
+    embeddings_pb2,
+    embeddings_pb2_grpc,
+    meeting_intel_pb2,
+    meeting_intel_pb2_grpc,
+    orchestrator_pb2_grpc,
+)
+from aiorch.v1 import orchestrator_pb2 as pb
+from bench.common import free_addr
+from gateway.render import render
+from services.common.ready import SERVICES, wait_suite
+from services.common.settings import PROJECT_ROOT, Settings
+from services.orchestrator.stats import percentile
+
+BIN = Path(sys.executable).parent
+LABELS = ["business", "entertainment", "politics", "sport", "tech"]
+CLIENTS = 16
+
+
+def start_suite(tmp: Path) -> tuple[Settings, subprocess.Popen]:
+    """The local Procfile under honcho, every address on a free port (as tests/e2e does)."""
+    env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
+    env |= {
+        "AIORCH_GATEWAY_ADDR": free_addr(),
+        "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
+        "AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db",
+        "AIORCH_ENVOY_CONFIG": str(tmp / "envoy.yaml"),
+        "AIORCH_LOG_LEVEL": "WARNING",
+    }
+    settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
+    (tmp / "envoy.yaml").write_text(render(settings, PROJECT_ROOT / "build" / "aiorch.pb"))
+    honcho = subprocess.Popen(
+        [BIN / "honcho", "--procfile", "deploy/local/Procfile", "--app-root", ".", "start"],
+        cwd=PROJECT_ROOT,
+        env=os.environ | env | {"PATH": f"{BIN}:{os.environ['PATH']}"},
+        stdout=(tmp / "honcho.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    asyncio.run(wait_suite(settings, timeout=120))
+    return settings, honcho
+
+
+def texts(data: Path, count: int) -> list[str]:
+    """Openings of BBC news articles: title and first paragraph."""
+    found = []
+    with open(data / "bbc_news" / "bbc_news.jsonl", encoding="utf-8") as lines:
+        for line in lines:
+            found.append(" ".join(json.loads(line)["text"].split("\n\n")[:2]))
+            if len(found) == count:
+                break
+    return found
+
+
+def post(conn: http.client.HTTPConnection, path: str, body: dict) -> tuple[float, dict]:
+    started = time.perf_counter()
+    conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+    reply = conn.getresponse()
+    raw = reply.read()
+    took = time.perf_counter() - started
+    if reply.status != 200:
+        raise RuntimeError(f"{path}: {reply.status} {raw[:300]!r}")
+    return took, json.loads(raw)
+
+
+def overhead(settings: Settings, samples: list[str], requests: int) -> dict:
+    conn = http.client.HTTPConnection(settings.gateway_addr, timeout=60)
+    labels = [{"name": name} for name in LABELS]
+    workflow_ms, direct_ms, inside_ms = [], [], []
+    for i in range(requests + 20):
+        text = samples[i % len(samples)]
+        workflow = {
+            "type": "classification",
+            "wait": True,
+            "use_cache": False,
+            "input": {"text": text, "labels": labels},
+        }
+        direct = {"text": text, "labels": labels}
+        calls = [("/v1/ai-orchestration/workflows", workflow), ("/v1/classifier/classify", direct)]
+        if i % 2:  # alternate which goes first, so drift hits both alike
+            calls.reverse()
+        took = {path: post(conn, path, body) for path, body in calls}
+        if i < 20:  # warm-up
+            continue
+        seconds, reply = took["/v1/ai-orchestration/workflows"]
+        workflow_ms.append(seconds * 1000)
+        direct_ms.append(took["/v1/classifier/classify"][0] * 1000)
+        inside_ms.append(_inside_ms(reply["workflow"]))
+    conn.close()
+    return {"workflow": workflow_ms, "direct": direct_ms, "inside": inside_ms}
+
+
+def _inside_ms(workflow: dict) -> float:
+    """The orchestrator's own time on a workflow, from its record: accepted to finished,
+    less the step's call."""
+
+    def at(stamp: str) -> float:
+        from google.protobuf import timestamp_pb2
+
+        value = timestamp_pb2.Timestamp()
+        value.FromJsonString(stamp)
+        return value.ToNanoseconds() / 1e6
+
+    step = workflow["steps"][0]
+    total = at(workflow["finished_at"]) - at(workflow["created_at"])
+    return total - (at(step["finished_at"]) - at(step["started_at"]))
+
+
+async def _client(addr: str, request: bytes, stop_at: float, counts: list[int]) -> None:
+    host, port = addr.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    while time.perf_counter() < stop_at:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(head.decode(errors="replace"))
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        counts[0] += 1
+    writer.close()
+
+
+def _http(method: str, path: str, addr: str, body: dict | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else b""
+    head = f"{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n"
+    return (head + f"content-length: {len(data)}\r\n\r\n").encode() + data
+
+
+async def _rate(addr: str, request: bytes, seconds: float) -> float:
+    counts = [0]
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(_client(addr, request, started + seconds, counts) for _ in range(CLIENTS))
+    )
+    return counts[0] / (time.perf_counter() - started)
+
+
+def throughput(settings: Settings, text: str, seconds: float) -> dict:
+    addr = settings.gateway_addr
+    body = {
+        "type": "classification",
+        "wait": True,
+        "input": {"text": text, "labels": [{"name": n} for n in LABELS]},
+    }
+    cached = _http("POST", "/v1/ai-orchestration/workflows", addr, body)
+    trivial = _http("GET", "/v1/ai-orchestration/workflows/types", addr)
+    asyncio.run(_rate(addr, cached, 1.0))  # fills the cache, warms both paths
+    asyncio.run(_rate(addr, trivial, 1.0))
+    rates = {"cached": [], "trivial": []}
+    for _ in range(2):  # interleaved halves, so drift hits both alike
+        rates["cached"].append(asyncio.run(_rate(addr, cached, seconds / 2)))
+        rates["trivial"].append(asyncio.run(_rate(addr, trivial, seconds / 2)))
+    return {name: statistics.mean(values) for name, values in rates.items()}
+
+
+async def hybrid(settings: Settings, transcript: str, requests: int) -> dict:
+    labels = [classifier_pb2.Label(name=n) for n in LABELS]
+    channels = {name: grpc.aio.insecure_channel(settings.addr_of(name)) for name in SERVICES}
+    calls = {
+        "classify": lambda: classifier_pb2_grpc.ClassifierServiceStub(
+            channels["classifier"]
+        ).Classify(
+            classifier_pb2.ClassifyRequest(
+                text=transcript, labels=labels, include_keywords=True, include_summary=True
+            ),
+            timeout=120,
+        ),
+        "analyze": lambda: meeting_intel_pb2_grpc.MeetingIntelServiceStub(
+            channels["meeting_intel"]
+        ).Analyze(meeting_intel_pb2.AnalyzeRequest(transcript=transcript), timeout=120),
+        "embed": lambda: embeddings_pb2_grpc.EmbeddingsServiceStub(channels["embeddings"]).Embed(
+            embeddings_pb2.EmbedRequest(texts=[transcript]), timeout=120
+        ),
+    }
+    orchestrator = orchestrator_pb2_grpc.OrchestratorServiceStub(channels["orchestrator"])
+    request = pb.CreateWorkflowRequest(
+        type="hybrid",
+        wait=True,
+        use_cache=False,
+        input=pb.WorkflowInput(text=transcript, labels=labels),
+    )
+    times = {name: [] for name in (*calls, "hybrid")}
+    inside = []
+    for i in range(requests + 1):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            await call()
+            times[name].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        workflow = (await orchestrator.CreateWorkflow(request, timeout=120)).workflow
+        times["hybrid"].append((time.perf_counter() - started) * 1000)
+        if workflow.status != pb.WORKFLOW_STATUS_SUCCEEDED:
+            raise RuntimeError(f"hybrid: {workflow.error}")
+        span = workflow.finished_at.ToNanoseconds() - workflow.started_at.ToNanoseconds()
+        slowest = max(
+            s.finished_at.ToNanoseconds() - s.started_at.ToNanoseconds() for s in workflow.steps
+        )
+        inside.append(span / slowest)
+        if i == 0:  # warm-up
+            for values in times.values():
+                values.clear()
+            inside.clear()
+    for channel in channels.values():
+        await channel.close()
+    return {"times": times, "inside": inside}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="?", type=Path, default=PROJECT_ROOT.parent / "shared/data")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--hybrid-requests", type=int, default=8)
+    args = parser.parse_args()
+    samples = texts(args.data, 50)
+    transcript = (args.data / "elitr_dev/meeting_en_dev_007").glob("transcript_*.txt")
+    transcript = next(transcript).read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, honcho = start_suite(Path(tmp))
+        try:
+            lat = overhead(settings, samples, args.requests)
+            rates = throughput(settings, samples[0], args.seconds)
+            par = asyncio.run(hybrid(settings, transcript, args.hybrid_requests))
+        finally:
+            honcho.send_signal(signal.SIGINT)
+            honcho.wait(30)
+    report(lat, rates, par, args)
+
+
+def report(lat: dict, rates: dict, par: dict, args) -> None:
+    def p(values, q):
+        return percentile(values, q)
+
+    print(f"\nOrchestrator through Envoy; {args.requests} pairs at concurrency 1\n")
+    print(f"| {'figure':<52} | {'p50':>8} | {'p99':>8} | goal |")
+    print(f"|{'-' * 54}|{'-' * 10}|{'-' * 10}|------|")
+    rows = [
+        ("classification workflow through the gateway, ms", lat["workflow"]),
+        ("direct Classify through the gateway, ms", lat["direct"]),
+    ]
+    for name, values in rows:
+        print(f"| {name:<52} | {p(values, 50):>8.2f} | {p(values, 99):>8.2f} |      |")
+    diff50 = p(lat["workflow"], 50) - p(lat["direct"], 50)
+    diff99 = p(lat["workflow"], 99) - p(lat["direct"], 99)
+    print(
+        f"| {'overhead: workflow minus direct, ms':<52} | {diff50:>8.2f} | {diff99:>8.2f} | ≤1/≤3 |"
+    )
+    inside = lat["inside"]
+    name = "  of which inside the orchestrator (its record), ms"
+    print(f"| {name:<52} | {p(inside, 50):>8.2f} | {p(inside, 99):>8.2f} |      |")
+    ratio = rates["cached"] / rates["trivial"]
+    print(
+        f"\nRequests/s through Envoy, {CLIENTS} concurrent HTTP/1.1 clients, "
+        f"{args.seconds:g} s each\n"
+    )
+    print(f"| {'request':<40} | {'req/s':>8} |")
+    print(f"|{'-' * 42}|{'-' * 10}|")
+    print(f"| {'trivial RPC (ListWorkflowTypes)':<40} | {rates['trivial']:>8.0f} |")
+    print(f"| {'cached classification workflow':<40} | {rates['cached']:>8.0f} |")
+    print(f"| {'cached ÷ trivial (goal ≥ 0.5)':<40} | {ratio:>8.2f} |")
+    times = par["times"]
+    branches = {n: statistics.median(times[n]) for n in ("classify", "analyze", "embed")}
+    slowest = max(branches.values())
+    hybrid = statistics.median(times["hybrid"])
+    print(f"\nHybrid over a {args.hybrid_requests}-run meeting transcript (medians, ms)\n")
+    print(f"| {'call':<46} | {'ms':>8} |")
+    print(f"|{'-' * 48}|{'-' * 10}|")
+    for name, ms in branches.items():
+        print(f"| {name + ' alone':<46} | {ms:>8.1f} |")
+    print(f"| {'hybrid workflow (all three in parallel)':<46} | {hybrid:>8.1f} |")
+    print(f"| {'hybrid ÷ slowest branch alone (goal ≤ 1.1)':<46} | {hybrid / slowest:>8.2f} |")
+    inside = statistics.median(par["inside"])
+    print(f"| {'hybrid span ÷ its slowest step (own record)':<46} | {inside:>8.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The request each step's RPC is called with, from the workflow's input, and where its
+reply goes in the workflow's result."""
+
+from __future__ import annotations
+
+from aiorch.v1 import classifier_pb2, embeddings_pb2, meeting_intel_pb2
+from aiorch.v1 import orchestrator_pb2 as pb
+from services.orchestrator.workflows import WORKFLOWS
+
+
+def document_text(given: pb.WorkflowInput, max_chars: int) -> str:
+    """The input as one text: the text, or a transcript's segments as "speaker: text" lines
+    (cut to what a text-only service accepts; a model reads far less anyway)."""
+    text = given.text or "\n".join(
+        f"{s.speaker}: {s.text}" if s.speaker else s.text for s in given.segments
+    )
+    return text[:max_chars]
+
+
+def _classify(request, workflow, step, settings) -> classifier_pb2.ClassifyRequest:
+    declared = WORKFLOWS[workflow.type].step(step.name)
+    wanted = {*(set(workflow.expected_outputs) & set(declared.outputs)), *declared.extras}
+    return classifier_pb2.ClassifyRequest(
+        text=document_text(request.input, settings.max_text_chars),
+        labels=request.input.labels,
+        taxonomy=request.input.taxonomy,
+        include_keywords="keywords" in wanted,
+        include_summary="summary" in wanted,
+    )
+
+
+def _analyze(request, workflow, step, settings) -> meeting_intel_pb2.AnalyzeRequest:
+    return meeting_intel_pb2.AnalyzeRequest(
+        transcript=request.input.text,
+        segments=request.input.segments,
+        meeting_date=request.input.meeting_date,
+    )
+
+
+def _embed(request, workflow, step, settings) -> embeddings_pb2.EmbedRequest:
+    return embeddings_pb2.EmbedRequest(
+        texts=[document_text(request.input, settings.max_text_chars)]
+    )
+
+
+# How each RPC a step may name is called and where its reply goes in the result.
+BUILD = {"Classify": _classify, "Analyze": _analyze, "Embed": _embed}
+RESULT = {"Classify": "classification", "Analyze": "meeting", "Embed": "embedding"}

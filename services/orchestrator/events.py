@@ -1,0 +1,57 @@
+"""Per-workflow event fan-out for WatchWorkflow: the executor publishes each step's and the
+workflow's changes; every watcher of that workflow gets its own queue of them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from aiorch.v1 import orchestrator_pb2 as pb
+
+
+class EventHub:
+    def __init__(self):
+        self._watchers: dict[str, set[asyncio.Queue]] = defaultdict(set)
+
+    def subscribe(self, workflow_id: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        self._watchers[workflow_id].add(queue)
+        return queue
+
+    def unsubscribe(self, workflow_id: str, queue: asyncio.Queue) -> None:
+        watchers = self._watchers.get(workflow_id)
+        if watchers is not None:
+            watchers.discard(queue)
+            if not watchers:
+                del self._watchers[workflow_id]
+
+    def publish(self, workflow: pb.Workflow, step: pb.Step | None = None) -> None:
+        """Tells the watchers of `workflow` what changed: a step, or (step None) the
+        workflow itself; the event of a finished workflow carries the whole record."""
+        watchers = self._watchers.get(workflow.workflow_id)
+        if not watchers:
+            return
+        event = pb.WatchWorkflowResponse(status=workflow.status)
+        event.time.GetCurrentTime()
+        if step is not None:
+            event.step = step.name
+            event.step_state = step.state
+        if step is None and is_final(workflow.status):
+            event.workflow.CopyFrom(workflow)
+        for queue in watchers:
+            queue.put_nowait(event)
+
+
+FINAL = frozenset(
+    {
+        pb.WORKFLOW_STATUS_SUCCEEDED,
+        pb.WORKFLOW_STATUS_PARTIAL,
+        pb.WORKFLOW_STATUS_FAILED,
+        pb.WORKFLOW_STATUS_CANCELLED,
+        pb.WORKFLOW_STATUS_DEADLINE_EXCEEDED,
+    }
+)
+
+
+def is_final(status: int) -> bool:
+    return status in FINAL

@@ -1,0 +1,137 @@
+"""Admission and order of work: a bounded queue per priority and a fixed set of workers.
+
+Workers always take from the highest priority queue that holds work. Admission is a
+reservation (`reserve`) taken before anything is stored, so a full queue refuses a request
+(Overloaded, with how long to wait) without leaving a stored workflow nobody will run; work
+that was accepted earlier and must run whatever the load (resumed after a restart, fed by a
+batch) enters with `force`.
+
+Each job runs in a task of its own, so cancelling one job cancels exactly its await chain,
+down to its in-flight gRPC calls, and never a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from services.common.errors import Overloaded, Unavailable
+
+Job = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Entry:
+    key: str
+    priority: int
+    job: Job
+    enqueued_at: float
+
+
+@dataclass
+class Ticket:
+    """A place reserved in the queue of one priority."""
+
+    priority: int
+    used: bool = field(default=False)
+
+
+class Scheduler:
+    def __init__(self, sizes: dict[int, int], workers: int, clock=time.monotonic):
+        self.sizes = dict(sizes)
+        self.order = sorted(sizes, reverse=True)  # highest priority first
+        self.workers = workers
+        self.clock = clock
+        self._queues: dict[int, deque[_Entry]] = {p: deque() for p in sizes}
+        self._reserved = dict.fromkeys(sizes, 0)
+        self._ready = asyncio.Semaphore(0)
+        self._workers: list[asyncio.Task] = []
+        self.running: dict[str, asyncio.Task] = {}
+        self.closed = False
+        # Recent waits in the queue, per priority, and a running mean of job durations
+        # (for Retry-After and for Optimize).
+        self.waits: dict[int, deque[float]] = {p: deque(maxlen=1000) for p in sizes}
+        self.mean_run_seconds = 0.0
+
+    def start(self) -> None:
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+
+    def queued(self, priority: int) -> int:
+        return len(self._queues[priority])
+
+    def reserve(self, priority: int) -> Ticket:
+        """A place in the queue of `priority`, or Overloaded when it is full."""
+        if self.closed:
+            raise Unavailable("the orchestrator is stopping")
+        if self.queued(priority) + self._reserved[priority] >= self.sizes[priority]:
+            raise Overloaded(
+                f"the queue of this priority is full ({self.sizes[priority]} workflows)",
+                retry_after=self.retry_after(priority),
+            )
+        self._reserved[priority] += 1
+        return Ticket(priority)
+
+    def release(self, ticket: Ticket) -> None:
+        """Gives back a place that will not be used."""
+        if not ticket.used:
+            ticket.used = True
+            self._reserved[ticket.priority] -= 1
+
+    def submit(self, key: str, job: Job, ticket: Ticket | None = None, *, priority=None) -> None:
+        """Queues `job` on a reserved place, or with `priority` and no limit (forced)."""
+        if ticket is not None:
+            self.release(ticket)
+            priority = ticket.priority
+        self._queues[priority].append(_Entry(key, priority, job, self.clock()))
+        self._ready.release()
+
+    def remove(self, key: str) -> bool:
+        """Takes a job out of its queue before it started; False when it is not queued."""
+        for queue in self._queues.values():
+            for entry in queue:
+                if entry.key == key:
+                    queue.remove(entry)
+                    return True
+        return False
+
+    def retry_after(self, priority: int) -> float:
+        """Seconds until the queue of `priority` has likely drained enough for one more."""
+        ahead = sum(self.queued(p) for p in self.order if p >= priority)
+        estimate = ahead * max(self.mean_run_seconds, 0.05) / self.workers
+        return float(min(60, max(1, math.ceil(estimate))))
+
+    async def _work(self) -> None:
+        while True:
+            await self._ready.acquire()
+            entry = next((q.popleft() for p in self.order if (q := self._queues[p])), None)
+            if entry is None:  # removed while queued
+                continue
+            started = self.clock()
+            self.waits[entry.priority].append(started - entry.enqueued_at)
+            task = asyncio.create_task(entry.job())
+            self.running[entry.key] = task
+            # wait(), not await: stopping a worker must not cancel the job it runs.
+            await asyncio.wait({task})
+            self.running.pop(entry.key, None)
+            self.mean_run_seconds += 0.1 * ((self.clock() - started) - self.mean_run_seconds)
+
+    async def stop(self, grace: float, before_cancel: Callable[[], None] = lambda: None) -> None:
+        """Refuses new work, lets running jobs finish within `grace`, then cancels them.
+
+        Queued jobs are dropped from memory: their workflows are stored as PENDING and
+        resume when an orchestrator starts again."""
+        self.closed = True
+        for queue in self._queues.values():
+            queue.clear()
+        running = set(self.running.values())
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        before_cancel()
+        tasks = (*self.running.values(), *self._workers)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
