@@ -4,16 +4,22 @@ from aiorch.v1 import meeting_intel_pb2_grpc
 from services.common.channels import open_channel
 from services.common.server import Service, run
 from services.embeddings.client import EmbeddingsClient
-from services.meeting_intel.servicer import MeetingIntelServicer
+from services.meeting_intel.openai_backend import OpenAIBackend
+from services.meeting_intel.servicer import LocalBackend, MeetingIntelServicer
 
 
 async def build(settings, stack):
-    channel = open_channel(settings.embeddings_addr)
-    stack.push_async_callback(channel.close)
+    if settings.meeting_intel_backend == "openai":
+        backend = OpenAIBackend(settings)
+        stack.push_async_callback(backend.api.close)
+    else:
+        channel = open_channel(settings.embeddings_addr)
+        stack.push_async_callback(channel.close)
+        backend = LocalBackend(EmbeddingsClient(channel))
     return [
         Service(
             "aiorch.v1.MeetingIntelService",
-            MeetingIntelServicer(EmbeddingsClient(channel), settings),
+            MeetingIntelServicer(backend, settings),
             meeting_intel_pb2_grpc.add_MeetingIntelServiceServicer_to_server,
         )
     ]

@@ -1,13 +1,18 @@
-"""MeetingIntelService, local backend: a transcript in; speakers, action items, decisions,
-open questions, topics and an extractive summary out, from embeddings and grammar."""
+"""MeetingIntelService: a transcript in; speakers, action items, decisions, open questions,
+topics and a summary out, from the configured backend: local (embeddings and grammar) or an
+OpenAI-compatible chat model (openai_backend.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from aiorch.v1 import common_pb2, meeting_intel_pb2, meeting_intel_pb2_grpc
+from services.common import llm
 from services.common.deadlines import call_timeout
 from services.common.errors import DeadlineExceeded, InvalidInput, Overloaded, Unavailable
 from services.common.settings import Settings
@@ -20,24 +25,44 @@ from services.meeting_intel.sentences import Sentence
 from services.meeting_intel.vectors import ExampleCache
 
 
-class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
-    def __init__(self, embeddings: EmbeddingsClient, settings: Settings):
+class LocalBackend:
+    def __init__(self, embeddings: EmbeddingsClient):
         self.embeddings = embeddings
-        self.settings = settings
         self.examples = ExampleCache()
+
+    async def analyze(
+        self,
+        transcript: transcripts.Transcript,
+        meeting: date | None,
+        timeout: Callable[[], float | None],
+    ) -> tuple[Analysis, str, llm.Usage]:
+        async def embed(texts: list[str]):
+            try:
+                return await self.embeddings.embed(texts, timeout=timeout())
+            except grpc.aio.AioRpcError as error:
+                raise _downstream(error) from error
+
+        result = await analyze(transcript, embed, meeting, self.examples)
+        return result, result.summary_text, llm.Usage(result.tokens, 0, 0.0)
+
+    def model(self, result: Analysis) -> str:
+        return f"local/{result.model}"
+
+
+class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
+    def __init__(self, backend, settings: Settings):
+        self.backend = backend  # LocalBackend or openai_backend.OpenAIBackend
+        self.settings = settings
 
     async def Analyze(self, request, context):
         meeting = parse_meeting_date(request.meeting_date)
         transcript = self._transcript(request)
-
-        async def embed(texts: list[str]):
-            timeout = call_timeout(context, self.settings.deadline_margin_seconds)
-            try:
-                return await self.embeddings.embed(texts, timeout=timeout)
-            except grpc.aio.AioRpcError as error:
-                raise _downstream(error) from error
-
-        return reply(await analyze(transcript, embed, meeting, self.examples))
+        result, summary, usage = await self.backend.analyze(
+            transcript,
+            meeting,
+            lambda: call_timeout(context, self.settings.deadline_margin_seconds),
+        )
+        return reply(result, summary, self.backend.model(result), usage)
 
     def _transcript(self, request) -> transcripts.Transcript:
         limit = self.settings.meeting_intel_max_chars
@@ -63,7 +88,9 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
         )
 
 
-def reply(result: Analysis) -> meeting_intel_pb2.AnalyzeResponse:
+def reply(
+    result: Analysis, summary: str, model: str, usage: llm.Usage
+) -> meeting_intel_pb2.AnalyzeResponse:
     pb = meeting_intel_pb2
     return pb.AnalyzeResponse(
         speakers=[
@@ -99,9 +126,13 @@ def reply(result: Analysis) -> meeting_intel_pb2.AnalyzeResponse:
             )
             for t in result.topics
         ],
-        summary=result.summary_text,
-        model=f"local/{result.model}",
-        usage=common_pb2.Usage(input_tokens=result.tokens, output_tokens=0, cost_usd=0.0),
+        summary=summary,
+        model=model,
+        usage=common_pb2.Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=usage.cost_usd,
+        ),
     )
 
 
