@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,25 @@ def field_violations(status: status_pb2.Status) -> dict[str, str]:
         if detail.Unpack(bad):
             found.update({v.field: v.description for v in bad.field_violations})
     return found
+
+
+def from_downstream(error: grpc.aio.AioRpcError) -> Exception:
+    """What our caller should see when a service we called failed: the transient kinds as
+    themselves, so the caller may retry or give up in time; anything else stays our own
+    fault (an INTERNAL error), since a valid request of ours should not be refused."""
+    code = error.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return Unavailable(f"a service this call needs is unavailable: {error.details()}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded("the deadline passed while waiting for another service")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        retry_after = 1.0
+        status = rpc_status.from_call(error)
+        for detail in status.details if status else ():
+            info = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                retry_after = info.retry_delay.ToNanoseconds() / 1e9
+        return Overloaded(
+            f"a service this call needs is overloaded: {error.details()}", retry_after
+        )
+    return error

@@ -13,7 +13,7 @@ import grpc
 from grpc_status import rpc_status
 
 from services.common import caller
-from services.common.errors import DomainError, internal_status
+from services.common.errors import DomainError, from_downstream, internal_status
 
 log = logging.getLogger("aiorch.rpc")
 
@@ -33,6 +33,8 @@ def _attempt(context: grpc.aio.ServicerContext) -> tuple[tuple[str, str], ...]:
 
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
     trailing = _attempt(context)
+    if isinstance(error, grpc.aio.AioRpcError):
+        error = from_downstream(error)
     if isinstance(error, DomainError):
         status = error.status()
         trailing += error.trailing_metadata()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import jsonschema
 import openai
 
-from services.common.errors import DomainError, Unavailable
+from services.common.errors import DeadlineExceeded, DomainError, Unavailable
 from services.common.settings import Settings
 
 
@@ -54,9 +54,11 @@ async def call(request: Awaitable):
     """Awaits an openai request, turning its failures into our domain errors."""
     try:
         return await request
+    except openai.APITimeoutError:
+        # The timeout is what the caller's deadline left (or openai_timeout_seconds).
+        raise DeadlineExceeded("the model server did not answer in time") from None
     except (
         openai.APIConnectionError,
-        openai.APITimeoutError,
         openai.RateLimitError,
         openai.InternalServerError,
     ) as error:

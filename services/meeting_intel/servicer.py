@@ -7,14 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-
 from aiorch.v1 import common_pb2, meeting_intel_pb2, meeting_intel_pb2_grpc
 from services.common import llm
 from services.common.deadlines import call_timeout
-from services.common.errors import DeadlineExceeded, InvalidInput, Overloaded, Unavailable
+from services.common.errors import InvalidInput
 from services.common.settings import Settings
 from services.common.validation import require_text
 from services.embeddings.client import EmbeddingsClient
@@ -37,10 +33,7 @@ class LocalBackend:
         timeout: Callable[[], float | None],
     ) -> tuple[Analysis, str, llm.Usage]:
         async def embed(texts: list[str]):
-            try:
-                return await self.embeddings.embed(texts, timeout=timeout())
-            except grpc.aio.AioRpcError as error:
-                raise _downstream(error) from error
+            return await self.embeddings.embed(texts, timeout=timeout())
 
         result = await analyze(transcript, embed, meeting, self.examples)
         return result, result.summary_text, llm.Usage(result.tokens, 0, 0.0)
@@ -138,22 +131,3 @@ def reply(
 
 def _span(sentence: Sentence) -> meeting_intel_pb2.SourceSpan:
     return meeting_intel_pb2.SourceSpan(segment=sentence.segment, text=sentence.text)
-
-
-def _downstream(error: grpc.aio.AioRpcError) -> Exception:
-    """What the caller should see when the embeddings service fails: the transient kinds
-    as themselves (so the caller may retry), anything else as our own fault."""
-    code = error.code()
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return Unavailable("the embeddings service is unavailable")
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded("the deadline passed while embedding the transcript")
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        retry_after = 1.0
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else ():
-            info = error_details_pb2.RetryInfo()
-            if detail.Unpack(info):
-                retry_after = info.retry_delay.ToNanoseconds() / 1e9
-        return Overloaded("the embeddings service is overloaded", retry_after)
-    return error

@@ -38,7 +38,8 @@ def backend_versions(settings: Settings) -> dict[str, str]:
     def chat_or_local(backend: str) -> str:
         # The local backends of classifier and meeting_intel compute from embeddings.
         if backend == "openai":
-            return f"openai:{settings.openai_chat_model}"
+            # The chunk size changes what the model is shown, and so its results.
+            return f"openai:{settings.openai_chat_model}:{settings.openai_max_input_chars}"
         return f"local+{embeddings}"
 
     return {

@@ -167,3 +167,26 @@ async def test_reflection_lists_the_service_and_health():
             break
     await server.stop(0)
     assert {EMBEDDINGS, "grpc.health.v1.Health"} <= names
+
+
+async def test_a_downstream_unavailable_reaches_the_caller_as_unavailable_not_internal():
+    """A service whose own call to another service fails passes the transient code on."""
+
+    class Down(embeddings_pb2_grpc.EmbeddingsServiceServicer):
+        async def Embed(self, request, context):
+            raise Unavailable("down")
+
+    class Relay(embeddings_pb2_grpc.EmbeddingsServiceServicer):
+        async def Embed(self, request, context):
+            return await call(downstream)
+
+    downstream = await started(Down())
+    relay = await started(Relay())
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(relay)
+    finally:
+        await relay.stop(0)
+        await downstream.stop(0)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "unavailable" in caught.value.details()

@@ -167,7 +167,12 @@ def test_every_address_a_container_is_given_names_a_service_and_one_of_its_ports
 
 def test_every_caller_is_given_the_address_of_each_service_it_calls(manifests):
     deployments = of_kind(manifests, "Deployment")
-    calls = {"orchestrator": {"classifier", "embeddings"}, "classifier": {"embeddings"}}
+    calls = {
+        "orchestrator": {"classifier", "meeting_intel", "embeddings"},
+        "classifier": {"embeddings"},
+        "meeting-intel": {"embeddings"},
+        "monitor": {"orchestrator", "classifier", "meeting_intel", "embeddings"},
+    }
     for caller, callees in calls.items():
         given = env(server(deployments[caller]))
         assert {f"AIORCH_{c.upper()}_ADDR" for c in callees} <= set(given), caller
@@ -269,7 +274,7 @@ def test_local_overlay_runs_one_pod_of_each_process_from_the_dev_image_without_p
             assert container["imagePullPolicy"] == "IfNotPresent", name
 
 
-def test_production_runs_two_or_more_pods_of_each_process_but_the_sqlite_orchestrator():
+def test_production_runs_two_or_more_pods_of_each_process_but_those_on_sqlite():
     manifests = render("production")
     autoscalers = of_kind(manifests, "HorizontalPodAutoscaler")
     for name, deployment in of_kind(manifests, "Deployment").items():
@@ -277,9 +282,10 @@ def test_production_runs_two_or_more_pods_of_each_process_but_the_sqlite_orchest
             floor = autoscalers[name]["spec"]["minReplicas"]
         else:
             floor = deployment["spec"]["replicas"]
-        # Each orchestrator pod has its own SQLite file: a second one would not know the
-        # first one's workflows.
-        assert floor == 1 if name == "orchestrator" else floor >= 2, name
+        # Each orchestrator and monitor pod has its own SQLite file: a second one would
+        # not know the first one's workflows or activity.
+        on_sqlite = name in ("orchestrator", "monitor")
+        assert floor == 1 if on_sqlite else floor >= 2, name
 
 
 def test_production_autoscales_classifier_and_embeddings_each_on_its_own_cpu():
