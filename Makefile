@@ -70,6 +70,7 @@ eval: setup
 # Speed, as ratios against a raw baseline measured in the same run.
 bench: setup
 	$(PY) -m bench.embeddings $(DATA)/stsb_dev/sts-dev.csv
+	$(PY) -m bench.orchestrator $(DATA)
 
 node_modules/.stamp: package.json
 	npm install --silent --no-audit --no-fund
