@@ -169,3 +169,13 @@ async def finished(stub, workflow_id: str, timeout: float = 10) -> pb.Workflow:
         if loop.time() > end:
             raise TimeoutError(f"workflow {workflow_id} still {workflow.status}")
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path, delay=0.0, **changes):
+    """(fake services, orchestrator stub) for one test."""
+    async with contextlib.AsyncExitStack() as stack:
+        fake = FakeCapabilities(delay)
+        addr = await start_fakes(stack, fake)
+        _, stub, _ = await start_orchestrator(stack, fake_settings(tmp_path, addr, **changes))
+        yield fake, stub

@@ -4,7 +4,6 @@ reaching the in-flight call, deadlines, retries, circuit breakers, a full queue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import timedelta
 
@@ -19,22 +18,10 @@ from services.common.channels import open_channel
 from services.common.errors import InvalidInput, Overloaded, Unavailable
 
 from .orchestrator_fakes import (
-    FakeCapabilities,
-    fake_settings,
     finished,
     request,
-    start_fakes,
-    start_orchestrator,
+    running,
 )
-
-
-@contextlib.asynccontextmanager
-async def running(tmp_path, delay=0.0, **changes):
-    async with contextlib.AsyncExitStack() as stack:
-        fake = FakeCapabilities(delay)
-        addr = await start_fakes(stack, fake)
-        _, stub, _ = await start_orchestrator(stack, fake_settings(tmp_path, addr, **changes))
-        yield fake, stub
 
 
 async def test_cancel_stops_the_in_flight_call(tmp_path):

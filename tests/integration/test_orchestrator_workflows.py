@@ -4,7 +4,6 @@ and sync, watch, batch, idempotency, the result cache, hybrid parallelism, admin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import grpc
@@ -16,23 +15,10 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.errors import Unimplemented, field_violations
 
 from .orchestrator_fakes import (
-    FakeCapabilities,
-    fake_settings,
     finished,
     request,
-    start_fakes,
-    start_orchestrator,
+    running,
 )
-
-
-@contextlib.asynccontextmanager
-async def running(tmp_path, delay=0.0, **changes):
-    """(fake services, orchestrator stub) for one test."""
-    async with contextlib.AsyncExitStack() as stack:
-        fake = FakeCapabilities(delay)
-        addr = await start_fakes(stack, fake)
-        _, stub, _ = await start_orchestrator(stack, fake_settings(tmp_path, addr, **changes))
-        yield fake, stub
 
 
 async def test_an_async_workflow_answers_at_once_and_its_status_shows_the_end(tmp_path):
