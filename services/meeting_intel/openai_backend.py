@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 
 import openai
@@ -27,11 +26,12 @@ from services.common.errors import InvalidInput
 from services.common.settings import Settings
 from services.meeting_intel import action_items, decisions, questions, topics
 from services.meeting_intel.analysis import Analysis
+from services.meeting_intel.chunks import Piece, chunks, groups
 from services.meeting_intel.dates import due_date
 from services.meeting_intel.people import People
 from services.meeting_intel.sentences import Sentence, split
 from services.meeting_intel.speakers import speaker_stats
-from services.meeting_intel.transcript import Segment, Transcript
+from services.meeting_intel.transcript import Transcript
 
 SYSTEM = (
     "You read meeting transcripts and note what they contain. "
@@ -46,49 +46,6 @@ PARALLEL_CALLS = 4  # map calls in flight at once
 
 _WORD = re.compile(r"\w+")
 _SELF = frozenset({"i", "me", "myself"})
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A segment, or a part of one too long for a chunk, as the model reads it."""
-
-    segment: int
-    speaker: str
-    text: str
-
-    @property
-    def line(self) -> str:
-        return f"{self.speaker}: {self.text}"
-
-
-def chunks(segments: Sequence[Segment], budget: int) -> list[list[Piece]]:
-    """Consecutive pieces whose lines hold at most `budget` characters together; a segment
-    too long for a chunk of its own is cut between words into several pieces."""
-    found: list[list[Piece]] = [[]]
-    size = 0
-    for number, segment in enumerate(segments):
-        for piece in _pieces(number, segment, budget):
-            length = len(piece.line) + 1
-            if found[-1] and size + length > budget:
-                found.append([])
-                size = 0
-            found[-1].append(piece)
-            size += length
-    return [chunk for chunk in found if chunk]
-
-
-def _pieces(number: int, segment: Segment, budget: int) -> list[Piece]:
-    room = max(budget - len(segment.speaker) - 3, 1)  # less ": " and the newline
-    parts: list[str] = []
-    for word in segment.text.split():
-        while len(word) > room:  # a "word" longer than a chunk (a URL, a hash)
-            parts.append(word[:room])
-            word = word[room:]
-        if parts and len(parts[-1]) + 1 + len(word) <= room:
-            parts[-1] += " " + word
-        else:
-            parts.append(word)
-    return [Piece(number, segment.speaker, part) for part in parts]
 
 
 def list_limit(chunk_chars: int) -> int:
@@ -165,23 +122,6 @@ def summary_prompt(summaries: Sequence[str]) -> str:
             *numbered,
         ]
     )
-
-
-def groups(texts: Sequence[str], budget: int) -> list[list[str]]:
-    """Consecutive texts of at most `budget` characters together, but at least two in every
-    group that has a neighbour, so that each round of reduction shortens the list."""
-    found: list[list[str]] = []
-    size = 0
-    for text in texts:
-        if found and (len(found[-1]) < 2 or size + len(text) + 1 <= budget):
-            found[-1].append(text)
-            size += len(text) + 1
-        else:
-            found.append([text])
-            size = len(text) + 1
-    if len(found) > 1 and len(found[-1]) == 1:
-        found[-2].extend(found.pop())
-    return found
 
 
 def best_match(text: str, sentences: Sequence[Sentence]) -> Sentence:

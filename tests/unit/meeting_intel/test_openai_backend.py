@@ -4,6 +4,7 @@ import jsonschema
 import pytest
 
 from services.common.llm import Usage
+from services.meeting_intel import chunks as chunking
 from services.meeting_intel import openai_backend as backend
 from services.meeting_intel.sentences import split
 from services.meeting_intel.transcript import Segment, parse_text
@@ -30,7 +31,7 @@ def nothing(**changes) -> dict:
 
 def test_chunks_keep_segments_whole_and_in_order_under_the_budget():
     segments = parse_text(MEETING).segments
-    found = backend.chunks(segments, 150)
+    found = chunking.chunks(segments, 150)
     assert len(found) > 1
     assert [p.segment for chunk in found for p in chunk] == list(range(len(segments)))
     for chunk in found:
@@ -39,12 +40,12 @@ def test_chunks_keep_segments_whole_and_in_order_under_the_budget():
 
 def test_a_transcript_under_the_budget_is_one_chunk():
     segments = parse_text(MEETING).segments
-    assert len(backend.chunks(segments, 10_000)) == 1
+    assert len(chunking.chunks(segments, 10_000)) == 1
 
 
 def test_a_segment_longer_than_a_chunk_is_cut_between_words_and_nothing_is_lost():
     text = " ".join(f"word{i}" for i in range(100))
-    found = backend.chunks([Segment("Ann", "Hi."), Segment("Bob", text)], 80)
+    found = chunking.chunks([Segment("Ann", "Hi."), Segment("Bob", text)], 80)
     pieces = [p for chunk in found for p in chunk if p.segment == 1]
     assert len(pieces) > 1 and all(p.speaker == "Bob" for p in pieces)
     assert " ".join(p.text for p in pieces) == text
@@ -52,7 +53,7 @@ def test_a_segment_longer_than_a_chunk_is_cut_between_words_and_nothing_is_lost(
 
 
 def test_a_word_longer_than_a_chunk_is_cut_inside():
-    found = backend.chunks([Segment("Ann", "x" * 50)], 20)
+    found = chunking.chunks([Segment("Ann", "x" * 50)], 20)
     assert "".join(p.text for chunk in found for p in chunk) == "x" * 50
     assert all(len(chunk[0].line) + 1 <= 20 for chunk in found)
 
@@ -78,16 +79,16 @@ def test_the_list_limit_grows_with_the_chunk_within_bounds():
 
 
 def test_the_chunk_prompt_names_the_part_and_carries_every_line():
-    chunk = backend.chunks(parse_text(MEETING).segments, 10_000)[0]
+    chunk = chunking.chunks(parse_text(MEETING).segments, 10_000)[0]
     prompt = backend.chunk_prompt(chunk, 2, 3, 4)
     assert "part 2 of 3" in prompt and "at most 4 items" in prompt
     assert prompt.endswith("Cara: I'll update the release notes by Friday.")
 
 
 def test_summary_groups_fit_the_budget_but_always_shorten_the_list():
-    assert backend.groups(["a" * 10] * 4, 25) == [["a" * 10] * 2, ["a" * 10] * 2]
-    assert backend.groups(["a" * 100] * 3, 10) == [["a" * 100] * 3]
-    assert backend.groups(["a", "b"], 1000) == [["a", "b"]]
+    assert chunking.groups(["a" * 10] * 4, 25) == [["a" * 10] * 2, ["a" * 10] * 2]
+    assert chunking.groups(["a" * 100] * 3, 10) == [["a" * 100] * 3]
+    assert chunking.groups(["a", "b"], 1000) == [["a", "b"]]
 
 
 def test_the_best_match_shares_most_words_and_ties_go_to_the_first():
@@ -100,7 +101,7 @@ def test_the_best_match_shares_most_words_and_ties_go_to_the_first():
 def test_merging_keeps_order_drops_repeats_resolves_dates_and_ties_spans():
     transcript = parse_text(MEETING)
     sentences = split(transcript)
-    chunks = backend.chunks(transcript.segments, 200)
+    chunks = chunking.chunks(transcript.segments, 200)
     assert [[p.segment for p in chunk] for chunk in chunks] == [[0, 1, 2], [3, 4, 5]]
     first = nothing(
         action_items=[
@@ -141,7 +142,7 @@ def test_merging_keeps_order_drops_repeats_resolves_dates_and_ties_spans():
 
 def test_without_a_meeting_date_only_dates_with_a_year_resolve():
     transcript = parse_text(MEETING)
-    chunk = backend.chunks(transcript.segments, 10_000)[0]
+    chunk = chunking.chunks(transcript.segments, 10_000)[0]
     data = nothing(
         action_items=[
             {"owner": "Cara", "task": "Update the notes", "due": "by Friday"},
