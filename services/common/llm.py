@@ -34,9 +34,9 @@ class Usage:
     cost_usd: float
 
 
-def client(settings: Settings) -> openai.AsyncOpenAI:
+def client(settings: Settings, base_url: str = "") -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
-        base_url=settings.openai_base_url or None,
+        base_url=base_url or settings.openai_base_url or None,
         # A self-hosted server needs no key, but the client insists on one.
         api_key=settings.openai_api_key or "none",
         timeout=settings.openai_timeout_seconds,

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     openai_api_key: str = Field(
         default="", validation_alias=AliasChoices("OPENAI_API_KEY", "AIORCH_OPENAI_API_KEY")
     )
+    # Embeddings may come from another provider than chat; empty means OPENAI_BASE_URL.
+    openai_embeddings_base_url: str = ""
     openai_chat_model: str = "gpt-4o-mini"
     openai_embeddings_model: str = "text-embedding-3-small"
     openai_timeout_seconds: float = Field(default=60.0, gt=0)

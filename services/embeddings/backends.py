@@ -41,7 +41,7 @@ class LocalBackend:
 class OpenAIBackend:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.api = llm.client(settings)
+        self.api = llm.client(settings, settings.openai_embeddings_base_url)
         self.model_id = settings.openai_embeddings_model
 
     async def embed(self, texts: list[str], timeout: float | None) -> tuple[Encoded, llm.Usage]:

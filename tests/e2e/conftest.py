@@ -4,6 +4,7 @@ address moved to a free port and Envoy on a config rendered for those ports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -67,9 +68,9 @@ class Suite:
             return Reply(status, headers, raw.decode(errors="replace"))
 
 
-@pytest.fixture(scope="session")
-def suite(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("suite")
+@contextlib.contextmanager
+def running_suite(tmp: Path, extra_env: dict[str, str] | None = None):
+    """The local Procfile under honcho on free ports; `extra_env` reaches every process."""
     env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
     env |= {
         "AIORCH_GATEWAY_ADDR": free_addr(),
@@ -83,7 +84,10 @@ def suite(tmp_path_factory):
     honcho = subprocess.Popen(
         [BIN / "honcho", "--procfile", "deploy/local/Procfile", "--app-root", ".", "start"],
         cwd=PROJECT_ROOT,
-        env=os.environ | env | {"PATH": f"{BIN}:{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"},
+        env=os.environ
+        | env
+        | (extra_env or {})
+        | {"PATH": f"{BIN}:{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"},
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
@@ -93,7 +97,15 @@ def suite(tmp_path_factory):
         honcho.send_signal(signal.SIGINT)
         honcho.wait(20)
         pytest.fail(f"the suite did not come up:\n{log.read_text()[-4000:]}")
-    yield Suite(settings, honcho, log)
-    if honcho.poll() is None:
-        honcho.send_signal(signal.SIGINT)
-        honcho.wait(20)
+    try:
+        yield Suite(settings, honcho, log)
+    finally:
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+            honcho.wait(20)
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory):
+    with running_suite(tmp_path_factory.mktemp("suite")) as running:
+        yield running
