@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiorch.v1 import classifier_pb2, classifier_pb2_grpc, common_pb2
+from aiorch.v1 import classifier_pb2, classifier_pb2_grpc
 from services.classifier import analysis
 from services.classifier.labels import resolve_labels
 from services.common.deadlines import call_timeout
@@ -37,9 +37,5 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
             keywords=[classifier_pb2.Keyword(text=k.text, score=k.score) for k in result.keywords],
             summary=result.summary,
             model=self.backend.model(result),
-            usage=common_pb2.Usage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost_usd=usage.cost_usd,
-            ),
+            usage=usage.to_proto(),
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import jsonschema
 import openai
 
+from aiorch.v1 import common_pb2
 from services.common.errors import DeadlineExceeded, DomainError, Unavailable
 from services.common.settings import Settings
 
@@ -32,6 +33,13 @@ class Usage:
     input_tokens: int
     output_tokens: int
     cost_usd: float
+
+    def to_proto(self) -> common_pb2.Usage:
+        return common_pb2.Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost_usd=self.cost_usd,
+        )
 
 
 def client(settings: Settings, base_url: str = "") -> openai.AsyncOpenAI:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiorch.v1 import common_pb2, embeddings_pb2, embeddings_pb2_grpc
+from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from services.common.deadlines import call_timeout
 from services.common.errors import InvalidInput
 from services.common.settings import Settings
@@ -31,9 +31,5 @@ class EmbeddingsServicer(embeddings_pb2_grpc.EmbeddingsServiceServicer):
             ],
             model=self.backend.model_id,
             dimensions=encoded.vectors.shape[1],
-            usage=common_pb2.Usage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cost_usd=usage.cost_usd,
-            ),
+            usage=usage.to_proto(),
         )

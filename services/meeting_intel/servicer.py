@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from aiorch.v1 import common_pb2, meeting_intel_pb2, meeting_intel_pb2_grpc
+from aiorch.v1 import meeting_intel_pb2, meeting_intel_pb2_grpc
 from services.common import llm
 from services.common.deadlines import call_timeout
 from services.common.errors import InvalidInput
@@ -121,11 +121,7 @@ def reply(
         ],
         summary=summary,
         model=model,
-        usage=common_pb2.Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost_usd=usage.cost_usd,
-        ),
+        usage=usage.to_proto(),
     )
 
 
