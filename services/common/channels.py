@@ -10,6 +10,9 @@ import json
 
 import grpc
 
+from services.common import telemetry
+from services.common.metrics import StreamClientMetrics, UnaryClientMetrics
+
 RETRY_POLICY = {
     "maxAttempts": 4,
     "initialBackoff": "0.05s",
@@ -48,4 +51,6 @@ CHANNEL_OPTIONS = [
 def open_channel(addr: str) -> grpc.aio.Channel:
     """A channel to `addr` (host:port); DNS resolution lets round_robin see every replica."""
     target = addr if "://" in addr or addr.startswith("dns:") else f"dns:///{addr}"
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    # Tracing (when on) outermost, so the client metrics time the call inside its span.
+    interceptors = [*telemetry.client_interceptors(), UnaryClientMetrics(), StreamClientMetrics()]
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)

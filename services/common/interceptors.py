@@ -1,12 +1,12 @@
-"""Server interceptors installed on every server: error mapping and the access log.
+"""Server interceptors installed on every server: error mapping and the caller.
 
-This is also where telemetry attaches, so servicers never handle either themselves.
+The access log, metrics and tracing attach beside them (services.common.access and
+services.common.telemetry), so servicers never handle any of it themselves.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import grpc
@@ -126,31 +126,3 @@ class CallerInterceptor(grpc.aio.ServerInterceptor):
 
             return handler._replace(unary_stream=stream)
         return handler
-
-
-class AccessLogInterceptor(grpc.aio.ServerInterceptor):
-    """Logs one line per finished call: method, status code, milliseconds."""
-
-    async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or not handler.unary_unary or method.startswith("/grpc."):
-            return handler
-        behavior = handler.unary_unary
-
-        async def logged(request, context):
-            started = time.perf_counter()
-            try:
-                return await behavior(request, context)
-            finally:
-                code = context.code() or grpc.StatusCode.OK
-                log.info(
-                    "rpc",
-                    extra={
-                        "method": method,
-                        "code": getattr(code, "name", str(code)),
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
-
-        return handler._replace(unary_unary=logged)

@@ -1,8 +1,11 @@
-"""One way to run a gRPC service: grpc.aio, standard health, reflection, graceful drain.
+"""One way to run a gRPC service: grpc.aio, standard health, reflection, graceful drain,
+telemetry.
 
-`create_server` builds a server on any address (tests use port 0); `run` is what a
-service's `__main__` calls: it builds the service, serves until SIGTERM or SIGINT, then
-reports NOT_SERVING, lets in-flight calls finish within the grace period and exits 0.
+`create_server` builds a server on any address (tests use port 0), with the tracing,
+access log and metrics, error and caller interceptors; `run` is what a service's
+`__main__` calls: it installs tracing, serves the Prometheus endpoint, builds the service,
+serves until SIGTERM or SIGINT, then reports NOT_SERVING, lets in-flight calls finish
+within the grace period, flushes the last spans and exits 0.
 """
 
 from __future__ import annotations
@@ -18,12 +21,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common.interceptors import (
-    AccessLogInterceptor,
-    CallerInterceptor,
-    ErrorInterceptor,
-)
+from services.common import telemetry
+from services.common.access import AccessLogInterceptor
+from services.common.interceptors import CallerInterceptor, ErrorInterceptor
 from services.common.logs import configure_logging
+from services.common.metrics import serve_metrics
 from services.common.settings import Settings, get_settings
 
 log = logging.getLogger("aiorch.server")
@@ -48,6 +50,10 @@ class Service:
     name: str  # full proto name, e.g. "aiorch.v1.EmbeddingsService"
     servicer: object
     add_to_server: Callable[[object, grpc.aio.Server], None]
+    # Work of the service's own that outlives a call (queued workflows): given the seconds
+    # left of the stop's grace, it ends or hands back that work meanwhile, while the
+    # server drains its calls. One grace for both, so the whole stop fits the pod's.
+    drain: Callable[[float], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -69,10 +75,15 @@ class Server:
 
 
 def create_server(services: Sequence[Service], addr: str) -> Server:
-    server = grpc.aio.server(
-        interceptors=[AccessLogInterceptor(), ErrorInterceptor(), CallerInterceptor()],
-        options=SERVER_OPTIONS,
-    )
+    # The first interceptor is the outermost: the access log runs inside the call's span
+    # and sees the status the error interceptor gave.
+    interceptors = [
+        *telemetry.server_interceptors(),
+        AccessLogInterceptor(get_settings().log_key),
+        ErrorInterceptor(),
+        CallerInterceptor(),
+    ]
+    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
     for service in services:
         service.add_to_server(service.servicer, server)
     health_servicer = health.aio.HealthServicer()
@@ -96,6 +107,13 @@ async def serve(service: str, build: Builder, settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     async with contextlib.AsyncExitStack() as stack:
+        tracing = telemetry.install_tracing(service)
+        if tracing is not None:
+            stack.callback(tracing.shutdown)  # last out: exports the spans still buffered
+        metrics_addr = settings.metrics_listen_addr or settings.metrics_addr_of(service)
+        if metrics_addr:
+            stack.callback(serve_metrics(metrics_addr).shutdown)
+            log.info("metrics", extra={"service": service, "addr": metrics_addr})
         services = await build(settings, stack)
         addr = settings.listen_addr_of(service)
         server = create_server(services, addr)
@@ -103,7 +121,9 @@ async def serve(service: str, build: Builder, settings: Settings) -> None:
         log.info("serving", extra={"service": service, "addr": addr, "port": server.port})
         await stopping.wait()
         log.info("draining", extra={"service": service, "grace_s": settings.grace_seconds})
-        await server.stop(settings.grace_seconds)
+        grace = settings.grace_seconds
+        drains = [s.drain(grace) for s in services if s.drain is not None]
+        await asyncio.gather(server.stop(grace), *drains)
     log.info("stopped", extra={"service": service})
 
 

@@ -24,6 +24,14 @@ DEFAULT_ADDRS = {
     "embeddings": "127.0.0.1:50054",
     "monitor": "127.0.0.1:50055",
 }
+# Default address of each service's Prometheus endpoint (services/common/metrics.py).
+DEFAULT_METRICS_ADDRS = {
+    "orchestrator": "127.0.0.1:9451",
+    "classifier": "127.0.0.1:9452",
+    "meeting_intel": "127.0.0.1:9453",
+    "embeddings": "127.0.0.1:9454",
+    "monitor": "127.0.0.1:9455",
+}
 
 
 class Settings(BaseSettings):
@@ -46,6 +54,18 @@ class Settings(BaseSettings):
     # Seconds a stopping server lets in-flight calls finish.
     grace_seconds: float = Field(default=3.0, ge=0)
     log_level: str = "INFO"
+    # Callers appear in logs as HMAC pseudonyms under this key; empty means a random key
+    # per process (lines of one process still group by caller, across processes not).
+    log_key: str = Field(default="", repr=False)
+
+    # Prometheus /metrics of each service, on a port of its own (empty: none). Where a
+    # service listens for it when that differs (0.0.0.0:9451 in a container).
+    orchestrator_metrics_addr: str = DEFAULT_METRICS_ADDRS["orchestrator"]
+    classifier_metrics_addr: str = DEFAULT_METRICS_ADDRS["classifier"]
+    meeting_intel_metrics_addr: str = DEFAULT_METRICS_ADDRS["meeting_intel"]
+    embeddings_metrics_addr: str = DEFAULT_METRICS_ADDRS["embeddings"]
+    monitor_metrics_addr: str = DEFAULT_METRICS_ADDRS["monitor"]
+    metrics_listen_addr: str = ""
 
     max_text_chars: int = Field(default=100_000, gt=0)
     max_labels: int = Field(default=200, gt=0)
@@ -120,6 +140,15 @@ class Settings(BaseSettings):
     alert_disk_critical: float = 95.0
     alert_error_rate_warning: float = 5.0
     alert_error_rate_critical: float = 10.0
+    # The API's own figures, per service, from the services' RPC metrics over the last
+    # monitor_api_window_seconds: errors (codes a gateway answers with 5xx) in percent of
+    # requests, and the p95 latency in milliseconds.
+    monitor_api_window_seconds: float = Field(default=60.0, gt=0)
+    monitor_scrape_timeout_seconds: float = Field(default=0.5, gt=0)
+    alert_api_error_rate_warning: float = 1.0
+    alert_api_error_rate_critical: float = 5.0
+    alert_api_latency_warning: float = 1000.0
+    alert_api_latency_critical: float = 5000.0
     alert_hold_seconds: float = Field(default=30.0, ge=0)
     alert_history_size: int = Field(default=500, gt=0)
     # User ids are stored as HMAC-SHA256 pseudonyms under this key (services/monitor/keys.py):
@@ -177,6 +206,9 @@ class Settings(BaseSettings):
 
     def listen_addr_of(self, service: str) -> str:
         return self.listen_addr or self.addr_of(service)
+
+    def metrics_addr_of(self, service: str) -> str:
+        return getattr(self, f"{service}_metrics_addr")
 
 
 @lru_cache

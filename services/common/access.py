@@ -1,0 +1,172 @@
+"""What every finished call leaves behind: a JSON log line, the RPC metrics, the status on
+its trace span, and for calls that change state an audit line.
+
+Installed by `create_server` inside the tracing interceptor, so each line carries the
+call's trace and span ids (services.common.logs). Lines name the caller by a pseudonym
+(HMAC of the user id under AIORCH_LOG_KEY) and a message by its size, never its text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from services.common import metrics
+from services.common.caller import USER_HEADER
+
+log = logging.getLogger("aiorch.rpc")
+audit_log = logging.getLogger("aiorch.audit")
+
+_ORCHESTRATOR = "/aiorch.v1.OrchestratorService/"
+# Calls that change state, and where the id of what they changed is: in the request, or
+# in the reply when the call creates it.
+AUDITED: dict[str, Callable[[object, object], str]] = {
+    _ORCHESTRATOR + "CreateWorkflow": lambda req, rep: rep.workflow.workflow_id if rep else "",
+    _ORCHESTRATOR + "CancelWorkflow": lambda req, rep: req.workflow_id,
+    _ORCHESTRATOR + "CreateBatch": lambda req, rep: rep.batch_id if rep else "",
+    _ORCHESTRATOR + "InvalidateCache": lambda req, rep: "",
+    "/aiorch.v1.MonitorService/TrackActivity": lambda req, rep: rep.activity_id if rep else "",
+}
+
+# Codes that mean the server failed (a gateway answers them with 5xx); the others are the
+# caller's doing or a normal outcome, and leave the span's status unset.
+SERVER_ERRORS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+SERVER_ERROR_NAMES = frozenset(code.name for code in SERVER_ERRORS)
+
+
+def _final_code(context, error: BaseException | None) -> grpc.StatusCode:
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if isinstance(code, int):  # some grpc versions hand back the number
+        return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
+    if error is None:
+        return grpc.StatusCode.OK
+    if isinstance(error, (asyncio.CancelledError, GeneratorExit)):  # the caller went away
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.UNKNOWN
+
+
+class _Call:
+    """One call in progress: what the line, the metrics and the audit need to know."""
+
+    __slots__ = ("at", "caller", "labels", "method")
+
+    def __init__(self, method: str, labels: tuple[str, str, str], caller: str):
+        self.method = method
+        self.labels = labels
+        self.caller = caller
+        self.at = time.perf_counter()
+
+    def end(self, context, error, request, reply, fields: dict) -> None:
+        seconds = time.perf_counter() - self.at
+        code = _final_code(context, error)
+        metrics.SERVER_HANDLED.labels(*self.labels, code.name).inc()
+        metrics.SERVER_SECONDS.labels(*self.labels, code.name).observe(seconds)
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            if code in SERVER_ERRORS:
+                span.set_status(Status(StatusCode.ERROR, code.name))
+        line = {"method": self.method, "code": code.name, "ms": round(seconds * 1000, 2)}
+        if self.caller:
+            line["caller"] = self.caller
+        line["request_bytes"] = request.ByteSize()
+        log.info("rpc", extra=line | fields)
+        target = AUDITED.get(self.method)
+        if target is not None:
+            audit_log.info(
+                "audit",
+                extra={
+                    "caller": self.caller,
+                    "action": self.method,
+                    "target": target(request, reply),
+                    "code": code.name,
+                },
+            )
+
+
+class AccessLogInterceptor(grpc.aio.ServerInterceptor):
+    """Logs, counts and times every call when it ends (a stream: when it closes)."""
+
+    def __init__(self, log_key: str = ""):
+        self._key = log_key.encode() if log_key else secrets.token_bytes(32)
+
+    def pseudonym(self, user: str) -> str:
+        return hmac.new(self._key, user.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def _caller(self, metadata) -> str:
+        for key, value in metadata or ():
+            if key == USER_HEADER:
+                user = value.decode(errors="replace") if isinstance(value, bytes) else value
+                return self.pseudonym(user.strip()) if user.strip() else ""
+        return ""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith("/grpc."):
+            return handler
+        grpc_service, name = metrics.split_method(method)
+        service = metrics.service_name(grpc_service)
+        metadata = handler_call_details.invocation_metadata
+        if handler.unary_unary:
+            behavior = handler.unary_unary
+            labels = (grpc_service, name, "unary")
+
+            async def unary(request, context):
+                metrics.current_service.set(service)
+                metrics.SERVER_STARTED.labels(*labels).inc()
+                call = _Call(method, labels, self._caller(metadata))
+                reply = error = None
+                try:
+                    reply = await behavior(request, context)
+                    return reply
+                except BaseException as raised:
+                    error = raised
+                    raise
+                finally:
+                    size = {"reply_bytes": reply.ByteSize()} if reply is not None else {}
+                    call.end(context, error, request, reply, size)
+
+            return handler._replace(unary_unary=unary)
+        if handler.unary_stream:
+            stream_behavior = handler.unary_stream
+            labels = (grpc_service, name, "server_stream")
+
+            async def stream(request, context):
+                metrics.current_service.set(service)
+                metrics.SERVER_STARTED.labels(*labels).inc()
+                call = _Call(method, labels, self._caller(metadata))
+                sent = 0
+                error = None
+                try:
+                    async for reply in stream_behavior(request, context):
+                        sent += 1
+                        yield reply
+                except BaseException as raised:
+                    error = raised
+                    raise
+                finally:
+                    call.end(context, error, request, None, {"messages_sent": sent})
+
+            return handler._replace(unary_stream=stream)
+        return handler

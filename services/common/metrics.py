@@ -1,0 +1,164 @@
+"""Prometheus metrics of every service, served over HTTP on a port of its own.
+
+The runtime records every RPC on both sides (server: services.common.access, client: the
+channel interceptor below) under the names of go-grpc-prometheus, which dashboards and
+alert rules for gRPC already know; services add their domain figures here (AI usage,
+embeddings batches) and the orchestrator its own in services/orchestrator/metrics.py.
+Names follow Prometheus conventions: base units (`_seconds`), counters end in `_total`.
+
+    serve_metrics("0.0.0.0:9451")   # GET /metrics, until the returned server shuts down
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from wsgiref.simple_server import WSGIServer
+
+import grpc
+from prometheus_client import Counter, Histogram, start_http_server
+
+# From a cache hit (well under a millisecond) to a long meeting on a chat model.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+)  # fmt: skip
+
+_RPC = ("grpc_service", "grpc_method", "grpc_type")
+
+SERVER_STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", _RPC)
+SERVER_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "RPCs completed on the server, by status code.",
+    (*_RPC, "grpc_code"),
+)
+SERVER_SECONDS = Histogram(
+    "grpc_server_handling_seconds",
+    "Time the server took for an RPC, by status code (a stream: until it ended).",
+    (*_RPC, "grpc_code"),
+    buckets=LATENCY_BUCKETS,
+)
+CLIENT_STARTED = Counter("grpc_client_started_total", "RPCs started by clients.", _RPC)
+CLIENT_HANDLED = Counter(
+    "grpc_client_handled_total", "RPCs completed for clients, by status code.", (*_RPC, "grpc_code")
+)
+CLIENT_SECONDS = Histogram(
+    "grpc_client_handling_seconds",
+    "Time an RPC took as its client saw it, retries included, by status code.",
+    (*_RPC, "grpc_code"),
+    buckets=LATENCY_BUCKETS,
+)
+
+AI_TOKENS = Counter(
+    "aiorch_ai_tokens_total",
+    "Tokens read (input) and written (output) by models.",
+    ("service", "backend", "model", "direction"),
+)
+AI_COST = Counter(
+    "aiorch_ai_cost_dollars_total",
+    "What the models' tokens cost in US dollars, at the configured prices.",
+    ("service", "backend", "model"),
+)
+EMBED_BATCH_TEXTS = Histogram(
+    "aiorch_embeddings_batch_texts",
+    "Texts in each batch the local embeddings model ran.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+EMBED_QUEUE_SECONDS = Histogram(
+    "aiorch_embeddings_queue_seconds",
+    "Time a request waited in the micro-batcher before its batch ran.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+# The proto service (short name, "classifier") whose RPC is being served: the server
+# interceptor sets it, so figures recorded deep in a call know which service they are of.
+current_service: ContextVar[str] = ContextVar("aiorch_service", default="")
+
+
+def service_name(grpc_service: str) -> str:
+    """`aiorch.v1.MeetingIntelService` -> `meeting_intel`."""
+    name = grpc_service.rsplit(".", 1)[-1].removesuffix("Service")
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def split_method(method: str) -> tuple[str, str]:
+    """`/aiorch.v1.EmbeddingsService/Embed` -> (`aiorch.v1.EmbeddingsService`, `Embed`)."""
+    service, _, name = method.lstrip("/").partition("/")
+    return service, name
+
+
+def record_usage(backend: str, model: str, input_tokens: int, output_tokens: int, cost: float):
+    service = current_service.get()
+    AI_TOKENS.labels(service, backend, model, "input").inc(input_tokens)
+    AI_TOKENS.labels(service, backend, model, "output").inc(output_tokens)
+    AI_COST.labels(service, backend, model).inc(cost)
+
+
+def _code_of(error: BaseException | None) -> str:
+    if error is None:
+        return "OK"
+    if isinstance(error, grpc.aio.AioRpcError):
+        return error.code().name
+    return "CANCELLED"
+
+
+class _ClientMetrics:
+    """Counts and times every call a channel makes (both interceptor kinds below)."""
+
+    def _start(self, details) -> tuple[tuple[str, str, str], float] | None:
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        if method.startswith("/grpc."):  # health checks and reflection are not the API
+            return None
+        labels = (*split_method(method), self.kind)
+        CLIENT_STARTED.labels(*labels).inc()
+        return labels, time.perf_counter()
+
+    @staticmethod
+    def _end(started, error: BaseException | None) -> None:
+        labels, at = started
+        code = _code_of(error)
+        CLIENT_HANDLED.labels(*labels, code).inc()
+        CLIENT_SECONDS.labels(*labels, code).observe(time.perf_counter() - at)
+
+
+class UnaryClientMetrics(_ClientMetrics, grpc.aio.UnaryUnaryClientInterceptor):
+    kind = "unary"
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        started = self._start(client_call_details)
+        call = await continuation(client_call_details, request)
+        if started is None:
+            return call
+        try:
+            await call
+        except BaseException as error:  # cancelled too: the caller's task went away
+            self._end(started, error)
+            raise
+        self._end(started, None)
+        return call
+
+
+class StreamClientMetrics(_ClientMetrics, grpc.aio.UnaryStreamClientInterceptor):
+    kind = "server_stream"
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        started = self._start(client_call_details)
+        call = await continuation(client_call_details, request)
+        if started is None:
+            return call
+        return self._observe(call, started)
+
+    async def _observe(self, call, started):
+        try:
+            async for reply in call:
+                yield reply
+        except BaseException as error:
+            self._end(started, error)
+            raise
+        self._end(started, None)
+
+
+def serve_metrics(addr: str) -> WSGIServer:
+    """Serves GET /metrics on `addr` (host:port; port 0 picks one) in a daemon thread."""
+    host, _, port = addr.rpartition(":")
+    server, _thread = start_http_server(int(port), host.strip("[]") or "0.0.0.0")
+    return server

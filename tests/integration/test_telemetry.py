@@ -1,0 +1,218 @@
+"""The runtime's telemetry on real servers: access and audit lines, RPC metrics on both
+sides, and spans exported to a real OTLP receiver with their ids in the log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import grpc
+import pytest
+from prometheus_client import REGISTRY
+
+from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc, monitor_pb2, monitor_pb2_grpc
+from services.common import telemetry
+from services.common.channels import open_channel
+from services.common.errors import Unavailable
+from services.common.logs import JsonFormatter
+from services.common.server import Service, create_server
+from tests.otlp_receiver import otlp_receiver
+
+SECRET = "the text of a private document"
+
+
+class Embeddings(embeddings_pb2_grpc.EmbeddingsServiceServicer):
+    async def Embed(self, request, context):
+        if request.model == "down":
+            raise Unavailable("the model is away")
+        return embeddings_pb2.EmbedResponse(model="test")
+
+
+class Monitor(monitor_pb2_grpc.MonitorServiceServicer):
+    async def TrackActivity(self, request, context):
+        return monitor_pb2.TrackActivityResponse(activity_id="act-1")
+
+    async def GetStatus(self, request, context):
+        return monitor_pb2.GetStatusResponse()
+
+    async def WatchMetrics(self, request, context):
+        for _ in range(3):
+            yield monitor_pb2.WatchMetricsResponse()
+
+
+@pytest.fixture
+async def server():
+    server = create_server(
+        [
+            Service(
+                "aiorch.v1.EmbeddingsService",
+                Embeddings(),
+                embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server,
+            ),
+            Service(
+                "aiorch.v1.MonitorService",
+                Monitor(),
+                monitor_pb2_grpc.add_MonitorServiceServicer_to_server,
+            ),
+        ],
+        "127.0.0.1:0",
+    )
+    await server.start()
+    yield server
+    await server.stop(0)
+
+
+class JsonLines(logging.Handler):
+    """Formats each record as a service prints it, when it is logged (inside its call)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict] = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(self.format(record)))
+
+    def of(self, logger: str) -> list[dict]:
+        return [x for x in self.lines if x["logger"] == logger]
+
+
+@pytest.fixture
+def logged():
+    handler = JsonLines()
+    loggers = [logging.getLogger(n) for n in ("aiorch.rpc", "aiorch.audit")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    yield handler
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+def count(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+EMBED = {"grpc_service": "aiorch.v1.EmbeddingsService", "grpc_method": "Embed"}
+
+
+async def embed(server, model="", user="alice@example.com"):
+    async with open_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+        request = embeddings_pb2.EmbedRequest(texts=[SECRET], model=model)
+        return await stub.Embed(request, timeout=5, metadata=[("x-user-id", user)])
+
+
+async def test_a_call_is_one_line_with_a_pseudonym_and_sizes_never_the_text(server, logged):
+    await embed(server)
+    [line] = [x for x in logged.of("aiorch.rpc") if x["method"].endswith("/Embed")]
+    assert line["code"] == "OK" and line["ms"] >= 0
+    assert line["request_bytes"] > len(SECRET) and line["reply_bytes"] > 0
+    assert len(line["caller"]) == 16 and "alice" not in json.dumps(line)
+    assert SECRET not in json.dumps(logged.lines)
+
+
+async def test_one_caller_has_one_pseudonym_and_another_caller_another(server, logged):
+    for user in ("alice", "alice", "bob"):
+        await embed(server, user=user)
+    callers = [x["caller"] for x in logged.of("aiorch.rpc")]
+    assert callers[0] == callers[1] != callers[2]
+
+
+async def test_server_and_client_count_and_time_calls_by_code(server):
+    ok = {**EMBED, "grpc_type": "unary", "grpc_code": "OK"}
+    failed = {**ok, "grpc_code": "UNAVAILABLE"}
+    before = {
+        name: (count(name, **ok), count(name, **failed))
+        for name in ("grpc_server_handled_total", "grpc_client_handled_total")
+    }
+    seconds = count("grpc_server_handling_seconds_count", **ok)
+    await embed(server)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await embed(server, model="down")
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    # The client retries UNAVAILABLE: the server sees every attempt, the client one call.
+    server, client = before["grpc_server_handled_total"], before["grpc_client_handled_total"]
+    assert count("grpc_server_handled_total", **ok) == server[0] + 1
+    assert count("grpc_server_handled_total", **failed) >= server[1] + 1
+    assert count("grpc_client_handled_total", **ok) == client[0] + 1
+    assert count("grpc_client_handled_total", **failed) == client[1] + 1
+    assert count("grpc_server_handling_seconds_count", **ok) == seconds + 1
+
+
+async def test_a_stream_is_logged_and_counted_when_it_ends(server, logged):
+    labels = {
+        "grpc_service": "aiorch.v1.MonitorService",
+        "grpc_method": "WatchMetrics",
+        "grpc_type": "server_stream",
+        "grpc_code": "OK",
+    }
+    before = count("grpc_client_handled_total", **labels)
+    async with open_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = monitor_pb2_grpc.MonitorServiceStub(channel)
+        replies = [r async for r in stub.WatchMetrics(monitor_pb2.WatchMetricsRequest())]
+    assert len(replies) == 3
+    [line] = [x for x in logged.of("aiorch.rpc") if x["method"].endswith("/WatchMetrics")]
+    assert line["code"] == "OK" and line["messages_sent"] == 3
+    assert count("grpc_client_handled_total", **labels) == before + 1
+
+
+async def test_a_mutating_call_leaves_an_audit_line(server, logged):
+    async with open_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = monitor_pb2_grpc.MonitorServiceStub(channel)
+        await stub.TrackActivity(
+            monitor_pb2.TrackActivityRequest(), timeout=5, metadata=[("x-user-id", "carol")]
+        )
+        await stub.GetStatus(monitor_pb2.GetStatusRequest(), timeout=5)  # reads: none
+    [line] = logged.of("aiorch.audit")
+    assert line["action"] == "/aiorch.v1.MonitorService/TrackActivity"
+    assert line["target"] == "act-1" and line["code"] == "OK"
+    assert len(line["caller"]) == 16 and "carol" not in json.dumps(line)
+
+
+async def test_spans_reach_an_otlp_receiver_and_their_ids_are_on_the_log_line(monkeypatch, logged):
+    with otlp_receiver() as (endpoint, receiver):
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+        provider = telemetry.install_tracing("telemetry-test")
+        assert provider is not None
+        try:
+            traced = create_server(
+                [
+                    Service(
+                        "aiorch.v1.EmbeddingsService",
+                        Embeddings(),
+                        embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server,
+                    )
+                ],
+                "127.0.0.1:0",
+            )
+            await traced.start()
+            try:
+                await embed(traced)
+            finally:
+                await traced.stop(0)
+            spans = receiver.wait_for(lambda s: {x.kind for x in s} >= {2, 3})
+        finally:
+            provider.shutdown()
+    server_span = next(s for s in spans if s.kind == 2)  # SPAN_KIND_SERVER
+    client_span = next(s for s in spans if s.kind == 3)  # SPAN_KIND_CLIENT
+    assert server_span.name == "/aiorch.v1.EmbeddingsService/Embed"
+    assert server_span.service == "telemetry-test"
+    assert server_span.trace_id == client_span.trace_id
+    assert server_span.parent_id == client_span.span_id  # context crossed the call
+    assert server_span.attributes["rpc.grpc.status_code"] == 0
+    [line] = [x for x in logged.of("aiorch.rpc") if x["method"].endswith("/Embed")]
+    assert (line["trace_id"], line["span_id"]) == (server_span.trace_id, server_span.span_id)
+    assert not any(SECRET in str(s.attributes) for s in spans)
+
+
+def test_tracing_is_off_without_an_endpoint_and_off_when_disabled(monkeypatch):
+    for name in (*telemetry.ENDPOINT_VARS, "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    assert not telemetry.tracing_enabled()
+    assert telemetry.server_interceptors() == [] and telemetry.client_interceptors() == []
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+    assert telemetry.tracing_enabled()
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert not telemetry.tracing_enabled()
