@@ -72,6 +72,7 @@ class Suite:
 def running_suite(tmp: Path, extra_env: dict[str, str] | None = None):
     """The local Procfile under honcho on free ports; `extra_env` reaches every process."""
     env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
+    env |= {f"AIORCH_{name.upper()}_METRICS_ADDR": free_addr() for name in SERVICES}
     env |= {
         "AIORCH_GATEWAY_ADDR": free_addr(),
         "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
