@@ -16,6 +16,7 @@ import jsonschema
 import openai
 
 from aiorch.v1 import common_pb2
+from services.common import metrics, telemetry
 from services.common.errors import DeadlineExceeded, DomainError, Unavailable
 from services.common.settings import Settings
 
@@ -99,21 +100,27 @@ async def chat_json(
                     "Answer again with JSON that matches the schema.",
                 },
             ]
-        reply = await call(
-            api.chat.completions.create(
-                model=settings.openai_chat_model,
-                messages=prompt,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": name, "schema": schema, "strict": True},
-                },
-                temperature=0,
-                timeout=timeout,
+        model = settings.openai_chat_model
+        with telemetry.model_span("chat", model, "openai") as span:
+            reply = await call(
+                api.chat.completions.create(
+                    model=model,
+                    messages=prompt,
+                    response_format={
+                        "type": "json_schema",
+                        "json_schema": {"name": name, "schema": schema, "strict": True},
+                    },
+                    temperature=0,
+                    timeout=timeout,
+                )
             )
-        )
-        if reply.usage is not None:
-            input_tokens += reply.usage.prompt_tokens
-            output_tokens += reply.usage.completion_tokens
+            if reply.usage is not None:
+                used_in, used_out = reply.usage.prompt_tokens, reply.usage.completion_tokens
+                input_tokens += used_in
+                output_tokens += used_out
+                telemetry.set_usage(span, used_in, used_out)
+                price = cost(settings, model, used_in, used_out)
+                metrics.record_usage("openai", model, used_in, used_out, price)
         try:
             data = json.loads(reply.choices[0].message.content or "")
             jsonschema.validate(data, schema)

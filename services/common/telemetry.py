@@ -71,3 +71,28 @@ def current_ids() -> tuple[str, str] | None:
     if not context.is_valid:
         return None
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+# Spans of the runtime's own work beside the gRPC ones (model calls, embeddings batches);
+# a no-op tracer until install_tracing has run.
+tracer = trace.get_tracer("aiorch")
+
+
+def model_span(operation: str, model: str, backend: str):
+    """A client span around one call to a model server (OpenTelemetry's gen_ai names);
+    the caller adds the token counts. Never the texts."""
+    return tracer.start_as_current_span(
+        f"{operation} {model}",
+        kind=trace.SpanKind.CLIENT,
+        attributes={
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": model,
+            "aiorch.backend": backend,
+        },
+    )
+
+
+def set_usage(span, input_tokens: int, output_tokens: int) -> None:
+    if span.is_recording():
+        span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", output_tokens)

@@ -7,7 +7,7 @@ import asyncio
 
 import numpy as np
 
-from services.common import llm
+from services.common import llm, metrics, telemetry
 from services.common.settings import Settings
 from services.embeddings.batcher import MicroBatcher
 from services.embeddings.model import Encoded, SentenceEncoder
@@ -31,7 +31,9 @@ class LocalBackend:
             encoded = await self.batcher.encode_async(texts)
         else:  # inference holds the CPU for milliseconds: keep it off the event loop
             encoded = await asyncio.to_thread(self.encoder.encode, texts)
-        return encoded, llm.Usage(sum(encoded.tokens), 0, 0.0)
+        tokens = sum(encoded.tokens)
+        metrics.record_usage("local", self.model_id, tokens, 0, 0.0)
+        return encoded, llm.Usage(tokens, 0, 0.0)
 
     async def close(self) -> None:
         if self.batcher is not None:
@@ -45,17 +47,20 @@ class OpenAIBackend:
         self.model_id = settings.openai_embeddings_model
 
     async def embed(self, texts: list[str], timeout: float | None) -> tuple[Encoded, llm.Usage]:
-        reply = await llm.call(
-            self.api.embeddings.create(
-                model=self.model_id, input=texts, encoding_format="float", timeout=timeout
+        with telemetry.model_span("embeddings", self.model_id, "openai") as span:
+            reply = await llm.call(
+                self.api.embeddings.create(
+                    model=self.model_id, input=texts, encoding_format="float", timeout=timeout
+                )
             )
-        )
+            telemetry.set_usage(span, reply.usage.prompt_tokens if reply.usage else 0, 0)
         ordered = sorted(reply.data, key=lambda item: item.index)
         vectors = np.array([item.embedding for item in ordered], dtype=np.float32)
         # Servers differ on normalising; ours are always unit length.
         vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         tokens = reply.usage.prompt_tokens if reply.usage else 0
         usage = llm.Usage(tokens, 0, llm.cost(self.settings, self.model_id, tokens, 0))
+        metrics.record_usage("openai", self.model_id, tokens, 0, usage.cost_usd)
         # The API counts tokens per request, not per text, and says nothing of truncation.
         return Encoded(vectors, [0] * len(texts), [False] * len(texts)), usage
 

@@ -9,12 +9,15 @@ retry delay sized to drain what is queued, rather than waiting without end.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from opentelemetry import trace
 
+from services.common import metrics, telemetry
 from services.common.errors import Overloaded
 from services.embeddings.model import Encoded
 
@@ -23,6 +26,11 @@ from services.embeddings.model import Encoded
 class _Request:
     texts: list[str]
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    queued_at: float = field(default_factory=time.monotonic)
+    # The span of the call that queued it, which the batch's span links to.
+    span: trace.SpanContext = field(
+        default_factory=lambda: trace.get_current_span().get_span_context()
+    )
 
 
 class MicroBatcher:
@@ -47,7 +55,9 @@ class MicroBatcher:
             drain = self.queued_texts * self.seconds_per_text
             raise Overloaded(f"{self.queued_texts} texts are queued", retry_after=max(drain, 0.05))
         if self.worker is None or self.worker.done():
-            self.worker = asyncio.create_task(self._run())
+            # In a context of its own: the worker outlives the call that started it, and
+            # its batch spans link to the calls they serve rather than nest in the first.
+            self.worker = asyncio.create_task(self._run(), context=contextvars.Context())
         request = _Request(texts)
         self.queued_texts += len(texts)
         await self.queue.put(request)
@@ -71,8 +81,15 @@ class MicroBatcher:
     async def _encode(self, batch: list[_Request], size: int) -> None:
         texts = [text for request in batch for text in request.texts]
         started = time.monotonic()
+        metrics.EMBED_BATCH_TEXTS.observe(size)
+        for request in batch:
+            metrics.EMBED_QUEUE_SECONDS.observe(started - request.queued_at)
+        links = [trace.Link(r.span) for r in batch if r.span.is_valid]
         try:
-            encoded = await asyncio.to_thread(self.encode, texts)
+            with telemetry.tracer.start_as_current_span(
+                "embeddings batch", links=links, attributes={"aiorch.batch.texts": size}
+            ):
+                encoded = await asyncio.to_thread(self.encode, texts)
         except Exception as error:  # the callers get the error; the worker goes on
             for request in batch:
                 if not request.done.done():

@@ -216,3 +216,27 @@ def test_tracing_is_off_without_an_endpoint_and_off_when_disabled(monkeypatch):
     assert telemetry.tracing_enabled()
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     assert not telemetry.tracing_enabled()
+
+
+def tokens(**labels) -> float:
+    """Tokens counted under every label set that includes `labels`."""
+    return sum(
+        sample.value
+        for family in REGISTRY.collect()
+        if family.name == "aiorch_ai_tokens"
+        for sample in family.samples
+        if sample.name.endswith("_total") and labels.items() <= sample.labels.items()
+    )
+
+
+async def test_embeddings_count_tokens_batches_and_queue_time(suite):
+    model = {"service": "embeddings", "backend": "local", "direction": "input"}
+    before = tokens(**model)
+    batches = count("aiorch_embeddings_batch_texts_count")
+    waits = count("aiorch_embeddings_queue_seconds_count")
+    async with suite.channel("embeddings") as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+        await stub.Embed(embeddings_pb2.EmbedRequest(texts=["one text", "two"]), timeout=10)
+    assert tokens(**model) >= before + 4  # a token or more per word, and [CLS]/[SEP]
+    assert count("aiorch_embeddings_batch_texts_count") == batches + 1
+    assert count("aiorch_embeddings_queue_seconds_count") == waits + 1
