@@ -3,7 +3,7 @@
 from aiorch.v1 import classifier_pb2_grpc
 from services.classifier.backends import LocalBackend, OpenAIBackend
 from services.classifier.servicer import ClassifierServicer
-from services.common.channels import open_channel
+from services.common.channels import Link
 from services.common.server import Service, run
 from services.embeddings.client import EmbeddingsClient
 
@@ -13,9 +13,9 @@ async def build(settings, stack):
         backend = OpenAIBackend(settings)
         stack.push_async_callback(backend.api.close)
     else:
-        channel = open_channel(settings.embeddings_addr)
-        stack.push_async_callback(channel.close)
-        backend = LocalBackend(EmbeddingsClient(channel), settings)
+        link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
+        stack.push_async_callback(link.close)
+        backend = LocalBackend(EmbeddingsClient(link), settings)
     return [
         Service(
             "aiorch.v1.ClassifierService",

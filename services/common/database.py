@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
+import sys
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import aiosqlite
+
+from services.common.errors import InvalidInput, Unavailable
 
 _PLACEHOLDER = re.compile(r"\$\d+")
 
@@ -48,8 +52,13 @@ class Database:
         if scheme in ("postgresql", "postgres"):
             import asyncpg  # only needed when configured
 
-            # Extra URL query parameters (e.g. ?search_path=x) become server settings.
-            return cls("postgresql", pool=await asyncpg.create_pool(url, min_size=1, max_size=10))
+            # Extra URL query parameters (e.g. ?search_path=x) become server settings. A
+            # statement that hangs (a server gone without a word) fails after
+            # command_timeout instead of holding its caller forever.
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=10, timeout=5, command_timeout=10
+            )
+            return cls("postgresql", pool=pool)
         raise ValueError(
             f"unsupported database URL scheme {scheme!r}: use sqlite:/// or postgresql://"
         )
@@ -58,17 +67,19 @@ class Database:
         return _PLACEHOLDER.sub("?", sql) if self.dialect == "sqlite" else sql
 
     async def execute(self, sql: str, *args) -> None:
-        if self._pool is not None:
-            await self._pool.execute(sql, *args)
-            return
-        async with self._lock:
-            await self._sqlite.execute(self._sql(sql), args)
+        with _errors():
+            if self._pool is not None:
+                await self._pool.execute(sql, *args)
+                return
+            async with self._lock:
+                await self._sqlite.execute(self._sql(sql), args)
 
     async def fetchall(self, sql: str, *args) -> list[tuple]:
-        if self._pool is not None:
-            return [tuple(row) for row in await self._pool.fetch(sql, *args)]
-        async with self._lock, self._sqlite.execute(self._sql(sql), args) as cursor:
-            return list(await cursor.fetchall())
+        with _errors():
+            if self._pool is not None:
+                return [tuple(row) for row in await self._pool.fetch(sql, *args)]
+            async with self._lock, self._sqlite.execute(self._sql(sql), args) as cursor:
+                return list(await cursor.fetchall())
 
     async def fetchone(self, sql: str, *args) -> tuple | None:
         rows = await self.fetchall(sql, *args)
@@ -128,6 +139,35 @@ class Database:
             await self._pool.close()
         else:
             await self._sqlite.close()
+
+
+@contextlib.contextmanager
+def _errors():
+    """A database that is away or busy is UNAVAILABLE (the caller may retry); a value it
+    cannot store (a NUL character in PostgreSQL text) is the request's fault."""
+    try:
+        yield
+    except (OSError, TimeoutError) as error:
+        raise Unavailable("the database is unavailable; try again") from error
+    except Exception as error:
+        if _is_pg(
+            error,
+            "PostgresConnectionError",
+            "InterfaceError",
+            "OperatorInterventionError",
+            "InsufficientResourcesError",
+        ):
+            raise Unavailable("the database is unavailable; try again") from error
+        if _is_pg(error, "DataError"):
+            raise InvalidInput("", "holds a value the store cannot keep") from error
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            raise Unavailable("the database is busy; try again") from error
+        raise
+
+
+def _is_pg(error: Exception, *names: str) -> bool:
+    module = sys.modules.get("asyncpg.exceptions")
+    return module is not None and isinstance(error, tuple(getattr(module, n) for n in names))
 
 
 async def _open_sqlite(path: str) -> aiosqlite.Connection:

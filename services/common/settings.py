@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     embeddings_max_batch_size: int = Field(default=32, gt=0)
     embeddings_max_wait_ms: float = Field(default=5.0, ge=0)
     embeddings_max_queued: int = Field(default=2048, gt=0)
+    # A call to a service that is out of reach waits for it (a restart is ridden out within
+    # the call's deadline) until the service has been unreachable this long; from then on
+    # calls to it fail fast with UNAVAILABLE and the reason.
+    unreachable_fail_fast_seconds: float = Field(default=5.0, ge=0)
     # Time kept back from a caller's deadline for our own reply.
     deadline_margin_seconds: float = Field(default=0.05, ge=0)
     classification_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -175,6 +179,9 @@ class Settings(BaseSettings):
     queue_size_high: int = Field(default=100, ge=0)
     queue_size_normal: int = Field(default=200, ge=0)
     queue_size_low: int = Field(default=200, ge=0)
+    # Bytes of requests waiting in the queues (batch items included) at most: a memory bound
+    # the count alone does not give, with transcripts of up to 16 MiB.
+    queue_max_bytes: int = Field(default=64 * 2**20, gt=0)
     batch_max_items: int = Field(default=100, gt=0)
     batch_default_parallelism: int = Field(default=4, gt=0)
     batch_max_parallelism: int = Field(default=16, gt=0)
@@ -196,9 +203,20 @@ class Settings(BaseSettings):
     # Admin RPCs (cache stats and invalidation) need this in the x-admin-token header;
     # empty refuses them all.
     admin_token: str = Field(default="", repr=False)
-    # A replica holds a lease on the workflows it runs; another takes over (resumes or
-    # fails them) once a lease has lapsed this long.
-    workflow_lease_seconds: float = Field(default=30.0, gt=0)
+    # A replica holds a lease on the workflows it runs, renewed every quarter of it; another
+    # runs them again once a lease has lapsed. Short, so a dead replica's work moves within
+    # seconds; renewals are one small UPDATE a second.
+    workflow_lease_seconds: float = Field(default=4.0, gt=0)
+    # This orchestrator's place, stable across its restarts (the pod name in Kubernetes):
+    # a restarted process takes over what its previous life left at once, without waiting
+    # for the leases to lapse. Empty: leases only. Never the same for two live processes.
+    orchestrator_node: str = ""
+    # A workflow whose runs died with their orchestrator this often is failed, not run
+    # again: it may be what kills them.
+    max_interruptions: int = Field(default=3, gt=0)
+    # Default time budget of asynchronous work, at least: it may wait in the queue and
+    # through a takeover, and both count against its deadline.
+    async_timeout_seconds: float = Field(default=300.0, gt=0)
 
     def addr_of(self, service: str) -> str:
         """Address at which `service` is reached."""

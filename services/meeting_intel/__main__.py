@@ -1,7 +1,7 @@
 """python -m services.meeting_intel: the meeting_intel service on AIORCH_MEETING_INTEL_ADDR."""
 
 from aiorch.v1 import meeting_intel_pb2_grpc
-from services.common.channels import open_channel
+from services.common.channels import Link
 from services.common.server import Service, run
 from services.embeddings.client import EmbeddingsClient
 from services.meeting_intel.openai_backend import OpenAIBackend
@@ -13,9 +13,9 @@ async def build(settings, stack):
         backend = OpenAIBackend(settings)
         stack.push_async_callback(backend.api.close)
     else:
-        channel = open_channel(settings.embeddings_addr)
-        stack.push_async_callback(channel.close)
-        backend = LocalBackend(EmbeddingsClient(channel))
+        link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
+        stack.push_async_callback(link.close)
+        backend = LocalBackend(EmbeddingsClient(link))
     return [
         Service(
             "aiorch.v1.MeetingIntelService",

@@ -25,7 +25,10 @@ async def check(name: str, addr: str, timeout: float, slow_ms: float) -> Compone
         channel = open_channel(addr)
         try:
             stub = health_pb2_grpc.HealthStub(channel)
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            # A health check reports what is, now: it never waits for a service to come up.
+            reply = await stub.Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout, wait_for_ready=False
+            )
         finally:
             await channel.close()
     except grpc.aio.AioRpcError as error:

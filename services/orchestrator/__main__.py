@@ -13,6 +13,7 @@ async def build(settings, stack):
             "aiorch.v1.OrchestratorService",
             OrchestratorServicer(orchestrator, settings),
             orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server,
+            drain=orchestrator.drain,
         )
     ]
 

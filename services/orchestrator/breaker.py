@@ -67,6 +67,12 @@ class CircuitBreaker:
             self.opened_at = self.clock()
         self.probing = False
 
+    def reconnected(self, at: float) -> None:
+        """The service became reachable again at `at` (a restart): a breaker that opened
+        before then starts afresh instead of waiting out its reset time."""
+        if self.opened_at is not None and at > self.opened_at:
+            self.succeeded()
+
     def abandoned(self) -> None:
         """An allowed call that ended without telling anything (cancelled by its caller)."""
         self.probing = False

@@ -4,8 +4,10 @@ The steps a request needs run in parallel. Every call's timeout is what the work
 deadline has left, less a margin for our own reply; retries of transient failures happen
 inside the channel (service config). A service whose circuit breaker is open is not
 called: its step fails fast if required and is skipped if optional (the workflow is then
-PARTIAL and says why). Cancelling the task that runs a workflow cancels its in-flight
-calls with it.
+PARTIAL and says why). A service that is restarting is waited for within the deadline
+(the channel's waitForReady); one out of reach for longer fails its steps fast, and a
+breaker that opened before the service came back starts afresh. Cancelling the task that
+runs a workflow cancels its in-flight calls with it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from google.protobuf import timestamp_pb2
 from google.rpc import status_pb2
 
 from aiorch.v1 import orchestrator_pb2 as pb
+from services.common.channels import Link
 from services.common.deadlines import Deadline
+from services.common.errors import Unavailable
 from services.common.interceptors import ATTEMPT
 from services.common.settings import Settings
 from services.orchestrator import calls
@@ -32,10 +36,12 @@ from services.orchestrator.store import WorkflowStore
 log = logging.getLogger("aiorch.executor")
 
 # Codes that say the service is in trouble; the others say the request was (a caller's
-# mistake, a part not built) and count as the service answering.
+# mistake, a part not built) and count as the service answering. UNAVAILABLE is not one:
+# a service out of reach is the Link's business (it is waited for, then failed fast), and
+# a reachable service answers it when something it depends on is out of reach, which
+# opening this service's breaker would not mend.
 _TROUBLE = frozenset(
     {
-        grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.INTERNAL,
         grpc.StatusCode.UNKNOWN,
@@ -65,14 +71,18 @@ class Executor:
         self,
         store: WorkflowStore,
         stubs: dict[str, object],
+        links: dict[str, Link],
         breakers: dict[str, CircuitBreaker],
         cache: ResultCache,
         events: EventHub,
         stats: CallStats,
         settings: Settings,
+        owner: str,
     ):
+        self.owner = owner  # the lease holder every write of ours names (recovery.py)
         self.store = store
         self.stubs = stubs
+        self.links = links
         self.breakers = breakers
         self.cache = cache
         self.events = events
@@ -97,7 +107,8 @@ class Executor:
         A workflow not `stored` yet is stored once, when it ends."""
         workflow.status = pb.WORKFLOW_STATUS_RUNNING
         workflow.started_at.CopyFrom(now())
-        await self.persist(workflow, stored)
+        if not await self.persist(workflow, stored):
+            raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)
         try:
             if key is None or not await self._shared(workflow, key, deadline):
@@ -109,7 +120,8 @@ class Executor:
             await asyncio.shield(self.persist(workflow, stored))
             self.events.publish(workflow)
             raise
-        await self.persist(workflow, stored)
+        if not await self.persist(workflow, stored):
+            raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)
         return workflow
 
@@ -155,17 +167,26 @@ class Executor:
                 if step.state == pb.STEP_STATE_PENDING:
                     group.create_task(self._run_step(step, workflow, request, deadline))
 
+    def _refusal(self, service: str) -> str | None:
+        """Why a call to `service` must not go out now, if it must not."""
+        breaker = self.breakers[service]
+        breaker.reconnected(self.links[service].ready_at)
+        try:
+            self.links[service].check()
+        except Unavailable as error:
+            return str(error)
+        if not breaker.allow():
+            return (
+                f"{service} is failing: its circuit breaker is open "
+                f"(next try in {breaker.retry_in():.1f} s)"
+            )
+        return None
+
     async def _run_step(self, step, workflow, request, deadline: Deadline) -> None:
         breaker = self.breakers[step.service]
-        if not breaker.allow():
+        if (refusal := self._refusal(step.service)) is not None:
             step.state = pb.STEP_STATE_FAILED if step.required else pb.STEP_STATE_SKIPPED
-            step.error.CopyFrom(
-                _status(
-                    grpc.StatusCode.UNAVAILABLE,
-                    f"{step.service} is failing: its circuit breaker is open "
-                    f"(next try in {breaker.retry_in():.1f} s)",
-                )
-            )
+            step.error.CopyFrom(_status(grpc.StatusCode.UNAVAILABLE, refusal))
             self.events.publish(workflow, step)
             return
         step.state = pb.STEP_STATE_RUNNING
@@ -180,7 +201,7 @@ class Executor:
             call = getattr(self.stubs[step.service], step.rpc)(
                 calls.BUILD[step.rpc](request, workflow, step, self.settings), timeout=timeout
             )
-            reply = await call
+            reply = await self.links[step.service].call(call)
             step.attempts += _attempts(await call.trailing_metadata())
             breaker.succeeded()
             self.stats.record(step.service, time.perf_counter() - started, failed=False)
@@ -205,6 +226,10 @@ class Executor:
             self.stats.record(step.service, time.perf_counter() - started, failed=trouble)
             step.state = pb.STEP_STATE_FAILED
             step.error.CopyFrom(status_pb2.Status(code=_CODE[code], message=error.details() or ""))
+        except Unavailable as error:  # out of reach for too long while the call waited
+            breaker.abandoned()
+            step.state = pb.STEP_STATE_FAILED
+            step.error.CopyFrom(_status(grpc.StatusCode.UNAVAILABLE, str(error)))
         except _DeadlinePassed:
             step.state = pb.STEP_STATE_FAILED
             step.error.CopyFrom(
@@ -224,12 +249,29 @@ class Executor:
         step.finished_at.CopyFrom(now())
         self.events.publish(workflow, step)
 
-    async def persist(self, workflow: pb.Workflow, stored: bool = True) -> None:
-        """Saves the workflow's state; one not stored yet only once it has ended."""
+    async def persist(self, workflow: pb.Workflow, stored: bool = True) -> bool:
+        """Saves the workflow's state; one not stored yet only once it has ended. False
+        when the store holds it for someone else now: finished elsewhere (cancelled) or
+        taken over by another orchestrator. A store that is briefly away (a restart) is
+        tried again for a few seconds; after that the error stands, and the workflow,
+        still unfinished in the store, runs again once its lease lapses."""
+        for pause in (0.1, 0.2, 0.4, 0.8, 1.6):
+            try:
+                return await self._write(workflow, stored)
+            except Unavailable:
+                await asyncio.sleep(pause)
+        return await self._write(workflow, stored)
+
+    async def _write(self, workflow: pb.Workflow, stored: bool) -> bool:
         if stored:
-            await self.store.update(workflow, now().ToJsonString())
-        elif is_final(workflow.status):
+            return await self.store.update(workflow, now().ToJsonString(), self.owner)
+        if is_final(workflow.status):
             await self.store.insert(workflow)
+        return True
+
+
+class LeaseLost(Exception):
+    """The store says this workflow is no longer ours to run."""
 
 
 class _DeadlinePassed(Exception):

@@ -36,8 +36,9 @@ async def _check(name: str, addr: str, breaker: CircuitBreaker, timeout: float) 
     error = ""
     try:
         async with open_channel(addr) as channel:
+            # A health check reports what is, now: it never waits for a service to come up.
             reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout
+                health_pb2.HealthCheckRequest(), timeout=timeout, wait_for_ready=False
             )
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             error = f"reports {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}"

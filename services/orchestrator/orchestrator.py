@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.deadlines import Deadline
-from services.common.errors import DomainError, InvalidInput, NotFound
+from services.common.errors import DomainError, InvalidInput, NotFound, Unavailable
 from services.common.settings import Settings
 from services.orchestrator import executor as steps
 from services.orchestrator.cache import ResultCache
@@ -25,7 +25,7 @@ from services.orchestrator.cache_keys import backend_versions, cache_key
 from services.orchestrator.events import EventHub, is_final
 from services.orchestrator.executor import Executor, now
 from services.orchestrator.recovery import Leases
-from services.orchestrator.scheduler import Scheduler
+from services.orchestrator.scheduler import Scheduler, Ticket
 from services.orchestrator.store import WorkflowStore
 from services.orchestrator.validation import Plan, validate_batch, validate_create
 from services.orchestrator.workflows import WORKFLOWS
@@ -47,6 +47,10 @@ class Run:
     # A sync workflow without an idempotency key is stored only when it ends: nobody can
     # ask for it before (its id is in the reply), and it saves two writes.
     stored: bool = True
+    # The store gave this workflow to someone else while it ran here (see recovery.py):
+    # what it ended as here is not its result.
+    dropped: bool = False
+    ticket: Ticket | None = None  # a batch item's place in the queue, until it is fed
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -68,7 +72,13 @@ class Orchestrator:
         self.settings = settings
         self.versions = backend_versions(settings)
         self.runs: dict[str, Run] = {}
-        self.leases = Leases(self, settings.workflow_lease_seconds)
+        self.leases = Leases(
+            self,
+            executor.owner,
+            settings.orchestrator_node,
+            settings.workflow_lease_seconds,
+            settings.max_interruptions,
+        )
         self._background: set[asyncio.Task] = set()
 
     @property
@@ -80,14 +90,21 @@ class Orchestrator:
         self.scheduler.start()
         await self.leases.start()
 
-    async def stop(self) -> None:
-        """Lets running workflows finish within the grace period; the others go back to
-        PENDING with their leases released, for the next orchestrator to run."""
+    async def drain(self, grace: float) -> None:
+        """Refuses new work; what runs may finish within `grace` less a second, then goes
+        back to PENDING, so that sync callers hear it before the server's drain ends."""
 
         def stopping():
             self.executor.stopping = True
 
-        await self.scheduler.stop(self.settings.grace_seconds, before_cancel=stopping)
+        await self.scheduler.stop(max(0.0, grace - 1.0), before_cancel=stopping)
+        for run in list(self.runs.values()):  # queued: still PENDING, and its caller hears so
+            self._finish(run)
+
+    async def stop(self) -> None:
+        """Hands unfinished work to the next orchestrator: leases released at once (the
+        work itself went back to PENDING in `drain`, or at once here if none ran)."""
+        await self.drain(0.0)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -103,10 +120,18 @@ class Orchestrator:
         if not request.wait:
             return workflow
         try:
-            return await asyncio.shield(run.done)
+            workflow = await asyncio.shield(run.done)
         except asyncio.CancelledError:
             self._spawn(self._cancel_run(run))  # the caller went away: so does its work
             raise
+        if run.dropped:  # finished, or runs, elsewhere: wait for that
+            workflow = await self._first(await self.get(workflow.workflow_id), True, rpc_remaining)
+        if not is_final(workflow.status):  # handed back by a stop (see drain)
+            again = "with the same idempotency_key to wait for it" if run.stored else "it"
+            raise Unavailable(
+                f"the orchestrator stopped before this workflow finished; retry {again}"
+            )
+        return workflow
 
     async def create_batch(self, request: pb.CreateBatchRequest, caller: str):
         """Accepts each valid item (bad ones get their error); runs them asynchronously,
@@ -154,9 +179,20 @@ class Orchestrator:
         # Unfinished but not ours: another replica runs it. Its record says CANCELLED from
         # now on, and that replica cancels the calls when it next renews its leases.
         steps.cancel(workflow)
-        await self.store.update(workflow, now().ToJsonString())
+        await self.store.update(workflow, now().ToJsonString(), owner=None)
         self.events.publish(workflow)
         return await self.get(workflow.workflow_id)
+
+    async def lost(self, workflow_id: str) -> None:
+        """The store no longer holds `workflow_id` for this process (cancelled through
+        another replica, or taken over): its run here stops and writes nothing more."""
+        run = self.runs.get(workflow_id)
+        if run is None:
+            return
+        stored = await self.store.get(workflow_id)
+        if stored is not None and stored.status != pb.WORKFLOW_STATUS_CANCELLED:
+            run.dropped = True
+        await self._cancel_run(run)
 
     async def watch(self, workflow_id: str) -> AsyncIterator[pb.WatchWorkflowResponse]:
         """Where the workflow stands (each asked step's state, then its status), then each
@@ -201,7 +237,10 @@ class Orchestrator:
             if first is not None:
                 return None, await self._first(first, request.wait, rpc_remaining)
         spec = plan.spec
-        deadline = Deadline.within(spec.timeout(self.settings)).earliest(plan.budget)
+        budget = spec.timeout(self.settings)
+        if not request.wait:  # it may queue, and be taken over: see CreateWorkflowRequest
+            budget = max(budget, self.settings.async_timeout_seconds)
+        deadline = Deadline.within(budget).earliest(plan.budget)
         if request.wait:
             deadline = deadline.earliest(rpc_remaining)
         workflow = new_workflow(str(uuid.uuid4()), request, plan, deadline)
@@ -212,7 +251,7 @@ class Orchestrator:
             if not await self._insert(workflow, request, caller, keep_request=False):
                 return None, await self._first_of(caller, request, rpc_remaining)
             return None, workflow
-        ticket = self.scheduler.reserve(workflow.priority)
+        ticket = self.scheduler.reserve(workflow.priority, request.ByteSize())
         stored = not request.wait or bool(request.idempotency_key)
         inserted = False
         try:
@@ -220,7 +259,7 @@ class Orchestrator:
                 workflow, request, caller, keep_request=True
             )
         finally:
-            if not feed or not inserted:
+            if not inserted:
                 self.scheduler.release(ticket)
         if not inserted:
             return None, await self._first_of(caller, request, rpc_remaining)
@@ -230,6 +269,8 @@ class Orchestrator:
         self.runs[workflow.workflow_id] = run
         if feed:
             self.scheduler.submit(workflow.workflow_id, lambda: self._job(run), ticket)
+        else:  # a batch's item keeps its place in the queue until it is fed
+            run.ticket = ticket
         return run, accepted
 
     async def _insert(self, workflow, request, caller, keep_request: bool) -> bool:
@@ -264,7 +305,8 @@ class Orchestrator:
         return workflow
 
     def resume(self, workflow: pb.Workflow, request_bytes: bytes) -> None:
-        """Runs a PENDING workflow claimed from the store, under its original deadline."""
+        """Runs a workflow claimed from the store (PENDING again), under its original
+        deadline."""
         request = pb.CreateWorkflowRequest.FromString(request_bytes)
         spec = WORKFLOWS[workflow.type]
         use_cache = request.use_cache if request.HasField("use_cache") else True
@@ -276,15 +318,21 @@ class Orchestrator:
         self._enqueue(Run(workflow, request, deadline, key, ttl), workflow.priority)
 
     def _enqueue(self, run: Run, priority: int) -> None:
-        """Queues accepted work whatever the queue's length (resumed or fed by a batch)."""
+        """Queues accepted work on its reserved place, or whatever the queue's length
+        (resumed)."""
         self.runs[run.workflow.workflow_id] = run
-        self.scheduler.submit(run.workflow.workflow_id, lambda: self._job(run), priority=priority)
+        job = lambda: self._job(run)  # noqa: E731
+        if run.ticket is not None:
+            self.scheduler.submit(run.workflow.workflow_id, job, run.ticket)
+        else:
+            self.scheduler.submit(run.workflow.workflow_id, job, priority=priority)
 
     async def _feed(self, runs: list[Run], parallelism: int) -> None:
         room = asyncio.Semaphore(parallelism)
         for run in runs:
             await room.acquire()
             if run.done.done():  # cancelled before its turn
+                self.scheduler.release(run.ticket)
                 room.release()
                 continue
             run.done.add_done_callback(lambda _: room.release())
@@ -297,6 +345,8 @@ class Orchestrator:
             )
         except asyncio.CancelledError:
             pass  # recorded by the executor
+        except steps.LeaseLost:
+            run.dropped = True
         except Exception:
             log.exception("workflow failed unexpectedly", extra={"id": run.workflow.workflow_id})
         finally:
@@ -316,7 +366,8 @@ class Orchestrator:
             self.scheduler.remove(run.workflow.workflow_id)
         if not run.done.done():  # queued, held by its batch, or cancelled before it began
             steps.cancel(run.workflow)
-            await self.executor.persist(run.workflow, run.stored)
+            if not run.dropped:
+                await self.executor.persist(run.workflow, run.stored)
             self.events.publish(run.workflow)
             self._finish(run)
         return await asyncio.shield(run.done)

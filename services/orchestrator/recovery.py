@@ -1,12 +1,15 @@
 """Workflows outlive their orchestrator: leases on the workflows a process runs, and the
 claim of those whose orchestrator died.
 
-Each process renews the leases of its unfinished workflows every third of the lease. At
-start and at every renewal it claims the unfinished workflows whose lease lapsed: a
-PENDING one never started and runs again from its stored request; a RUNNING one may have
-been what killed its orchestrator, so it is marked FAILED with the reason rather than run
-again. (A stopping orchestrator sets its interrupted workflows back to PENDING and releases
-their leases, so a restart resumes them at once.)
+Each process renews the leases of the workflows it runs, and only those, every quarter of
+the lease; a lease it no longer holds (cancelled through another replica, or taken over
+after it stalled) stops that run here. At start and at every renewal it claims unfinished
+workflows whose lease lapsed, and at once those an earlier life of its node left (a
+restarted pod keeps its node name): all of them run again from their stored request,
+since a step only reads its input and a second run is safe. A workflow whose runs died
+with their orchestrator `max_interruptions` times is failed with that reason instead: it
+may be what kills them. (A stopping orchestrator sets its interrupted workflows back to
+PENDING and releases their leases, which is no interruption.)
 """
 
 from __future__ import annotations
@@ -20,18 +23,25 @@ import grpc
 from google.rpc import status_pb2
 
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.orchestrator.executor import now
+from services.orchestrator.executor import now, requeue
 
 log = logging.getLogger("aiorch.recovery")
 
-RESTARTED = "orchestrator restarted while running"
+
+def lease_owner(node: str) -> str:
+    """This process's owner name: `node/<random>` when it has a node name, so the next
+    life of the same node knows what this one left."""
+    life = uuid.uuid4().hex
+    return f"{node}/{life}" if node else life
 
 
 class Leases:
-    def __init__(self, orchestrator, seconds: float):
+    def __init__(self, orchestrator, owner: str, node: str, seconds: float, max_interruptions):
         self.orchestrator = orchestrator
+        self.owner = owner
+        self.node = node
         self.seconds = seconds
-        self.owner = uuid.uuid4().hex
+        self.max_interruptions = max_interruptions
         self._task: asyncio.Task | None = None
 
     def until(self) -> int:
@@ -49,35 +59,49 @@ class Leases:
         await self.orchestrator.store.release(self.owner)
 
     async def claim(self) -> int:
-        """Resumes or fails the workflows a dead orchestrator left; returns how many."""
+        """Runs again, or fails, the workflows a dead orchestrator left; returns how many."""
         store = self.orchestrator.store
-        claimed = await store.claim_orphans(self.owner, int(time.time() * 1000), self.until())
-        for workflow, request in claimed:
-            if workflow.status == pb.WORKFLOW_STATUS_PENDING and request is not None:
-                self.orchestrator.resume(workflow, request)
-            else:
-                fail_restarted(workflow)
-                await store.update(workflow, now().ToJsonString())
-        if claimed:
-            log.info("claimed orphaned workflows", extra={"count": len(claimed)})
-        return len(claimed)
+        claimed = await store.claim_orphans(
+            self.owner, self.node, int(time.time() * 1000), self.until()
+        )
+        taken = 0
+        for workflow, request, interruptions in claimed:
+            if workflow.workflow_id in self.orchestrator.runs:
+                continue  # running here still: the claim only renewed its lease
+            taken += 1
+            if request is None or interruptions >= self.max_interruptions:
+                fail_interrupted(workflow, interruptions)
+                await store.update(workflow, now().ToJsonString(), self.owner)
+                continue
+            requeue(workflow)
+            self.orchestrator.resume(workflow, request)
+        if taken:
+            log.info("claimed orphaned workflows", extra={"count": taken})
+        return taken
+
+    async def renew(self) -> None:
+        """Extends the leases of what runs here; a run whose lease is gone stops."""
+        runs = self.orchestrator.runs
+        held = [workflow_id for workflow_id, run in runs.items() if run.stored]
+        for workflow_id in await self.orchestrator.store.renew(self.owner, held, self.until()):
+            await self.orchestrator.lost(workflow_id)
 
     async def _renew_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.seconds / 3)
+            await asyncio.sleep(self.seconds / 4)
             try:
-                store = self.orchestrator.store
-                await store.renew(self.owner, self.until())
+                await self.renew()
                 await self.claim()
-                runs = self.orchestrator.runs
-                for workflow_id in await store.cancelled(self.owner) & set(runs):
-                    await self.orchestrator.cancel(workflow_id)
             except Exception:  # the store may be briefly away; try again next round
                 log.exception("lease renewal failed")
 
 
-def fail_restarted(workflow: pb.Workflow) -> None:
-    error = status_pb2.Status(code=grpc.StatusCode.ABORTED.value[0], message=RESTARTED)
+def fail_interrupted(workflow: pb.Workflow, interruptions: int) -> None:
+    message = (
+        f"interrupted {interruptions} times by orchestrators that died while running it;"
+        " not run again, since it may be what stops them"
+    )
+    error = status_pb2.Status(code=grpc.StatusCode.ABORTED.value[0], message=message)
     for step in workflow.steps:
         if step.state in (pb.STEP_STATE_PENDING, pb.STEP_STATE_RUNNING):
             step.state = pb.STEP_STATE_FAILED

@@ -2,9 +2,11 @@
 
 Workers always take from the highest priority queue that holds work. Admission is a
 reservation (`reserve`) taken before anything is stored, so a full queue refuses a request
-(Overloaded, with how long to wait) without leaving a stored workflow nobody will run; work
-that was accepted earlier and must run whatever the load (resumed after a restart, fed by a
-batch) enters with `force`.
+(Overloaded, with how long to wait) without leaving a stored workflow nobody will run. It
+bounds both the count per priority and the bytes of all requests waiting (a few large
+transcripts weigh more than many short texts); a batch's items each hold a reservation
+until they run. Work that was accepted earlier and must run whatever the load (resumed
+after a restart) enters without one.
 
 Each job runs in a task of its own, so cancelling one job cancels exactly its await chain,
 down to its in-flight gRPC calls, and never a worker.
@@ -30,19 +32,25 @@ class _Entry:
     priority: int
     job: Job
     enqueued_at: float
+    size: int = 0
 
 
 @dataclass
 class Ticket:
-    """A place reserved in the queue of one priority."""
+    """A place reserved in the queue of one priority, for a request of `size` bytes."""
 
     priority: int
+    size: int = 0
     used: bool = field(default=False)
 
 
 class Scheduler:
-    def __init__(self, sizes: dict[int, int], workers: int, clock=time.monotonic):
+    def __init__(
+        self, sizes: dict[int, int], workers: int, max_bytes: int = 2**62, clock=time.monotonic
+    ):
         self.sizes = dict(sizes)
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0  # reserved or queued, not yet running
         self.order = sorted(sizes, reverse=True)  # highest priority first
         self.workers = workers
         self.clock = clock
@@ -63,8 +71,9 @@ class Scheduler:
     def queued(self, priority: int) -> int:
         return len(self._queues[priority])
 
-    def reserve(self, priority: int) -> Ticket:
-        """A place in the queue of `priority`, or Overloaded when it is full."""
+    def reserve(self, priority: int, size: int = 0) -> Ticket:
+        """A place in the queue of `priority` for `size` bytes, or Overloaded when the
+        queue is full (or the bytes waiting would pass the limit)."""
         if self.closed:
             raise Unavailable("the orchestrator is stopping")
         if self.queued(priority) + self._reserved[priority] >= self.sizes[priority]:
@@ -72,21 +81,30 @@ class Scheduler:
                 f"the queue of this priority is full ({self.sizes[priority]} workflows)",
                 retry_after=self.retry_after(priority),
             )
+        if self.queued_bytes and self.queued_bytes + size > self.max_bytes:
+            raise Overloaded(
+                f"the queue holds {self.queued_bytes // 2**20} MiB of requests, its limit",
+                retry_after=self.retry_after(priority),
+            )
         self._reserved[priority] += 1
-        return Ticket(priority)
+        self.queued_bytes += size
+        return Ticket(priority, size)
 
     def release(self, ticket: Ticket) -> None:
         """Gives back a place that will not be used."""
         if not ticket.used:
             ticket.used = True
             self._reserved[ticket.priority] -= 1
+            self.queued_bytes -= ticket.size
 
     def submit(self, key: str, job: Job, ticket: Ticket | None = None, *, priority=None) -> None:
         """Queues `job` on a reserved place, or with `priority` and no limit (forced)."""
+        size = 0
         if ticket is not None:
             self.release(ticket)
-            priority = ticket.priority
-        self._queues[priority].append(_Entry(key, priority, job, self.clock()))
+            priority, size = ticket.priority, ticket.size
+        self.queued_bytes += size
+        self._queues[priority].append(_Entry(key, priority, job, self.clock(), size))
         self._ready.release()
 
     def remove(self, key: str) -> bool:
@@ -95,6 +113,7 @@ class Scheduler:
             for entry in queue:
                 if entry.key == key:
                     queue.remove(entry)
+                    self.queued_bytes -= entry.size
                     return True
         return False
 
@@ -110,6 +129,7 @@ class Scheduler:
             entry = next((q.popleft() for p in self.order if (q := self._queues[p])), None)
             if entry is None:  # removed while queued
                 continue
+            self.queued_bytes -= entry.size
             started = self.clock()
             self.waits[entry.priority].append(started - entry.enqueued_at)
             task = asyncio.create_task(entry.job())
@@ -126,6 +146,7 @@ class Scheduler:
         resume when an orchestrator starts again."""
         self.closed = True
         for queue in self._queues.values():
+            self.queued_bytes -= sum(entry.size for entry in queue)
             queue.clear()
         running = set(self.running.values())
         if running:

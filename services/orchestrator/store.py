@@ -5,13 +5,18 @@ holds everything else, so a new field in the contract needs no migration. The sa
 statements run on SQLite and PostgreSQL (services/common/database.py).
 
 Ownership: the orchestrator that accepted a workflow holds a lease on it (owner,
-lease_until in epoch milliseconds) and renews it while the workflow is unfinished. A
-workflow whose lease has lapsed was left by an orchestrator that died; another claims it
-(`claim_orphans`) and resumes or fails it. The request is kept so a PENDING workflow can
-be run by whoever claims it.
+lease_until in epoch milliseconds) and renews it while it runs the workflow. A workflow
+whose lease has lapsed, or whose owner was an earlier life of the claiming process's node,
+was left by an orchestrator that died; another claims it (`claim_orphans`) and runs it
+again. Every write by an owner names the owner, so a process that lost its lease (stalled
+past it, cut off from the store) writes nothing over the new owner's work. The request is
+kept so whoever claims a workflow can run it; `interruptions` counts the runs that died
+with it, to stop a workflow that kills every orchestrator running it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database
@@ -35,10 +40,13 @@ MIGRATIONS = (
     # The same key from the same caller is one workflow, whichever replica sees it first.
     "CREATE UNIQUE INDEX workflows_idempotency ON workflows (caller, idempotency_key)"
     " WHERE idempotency_key <> ''",
+    "ALTER TABLE workflows ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0",
 )
 
 # Statuses of an unfinished workflow, as SQL; only these rows are ever updated.
 _UNFINISHED = f"({pb.WORKFLOW_STATUS_PENDING}, {pb.WORKFLOW_STATUS_RUNNING})"
+# SQLite takes at most 32,766 parameters a statement; stay far below.
+_IDS_PER_STATEMENT = 500
 
 
 class WorkflowStore:
@@ -86,17 +94,19 @@ class WorkflowStore:
         rows = await self.db.fetchall(f"{sql} ON CONFLICT DO NOTHING RETURNING workflow_id", *args)
         return bool(rows)
 
-    async def update(self, workflow: pb.Workflow, updated_at: str) -> None:
-        """Saves a workflow that is still unfinished in the store; one finished meanwhile
-        (e.g. cancelled through another replica) stays as it is."""
-        await self.db.execute(
+    async def update(self, workflow: pb.Workflow, updated_at: str, owner: str | None) -> bool:
+        """Saves a workflow that is still unfinished in the store and, with an `owner`,
+        still leased by it; one finished meanwhile (e.g. cancelled through another
+        replica) stays as it is. False when nothing was written."""
+        sql = (
             "UPDATE workflows SET status = $1, updated_at = $2, record = $3"
-            f" WHERE workflow_id = $4 AND status IN {_UNFINISHED}",
-            workflow.status,
-            updated_at,
-            workflow.SerializeToString(),
-            workflow.workflow_id,
+            f" WHERE workflow_id = $4 AND status IN {_UNFINISHED}"
         )
+        args = [workflow.status, updated_at, workflow.SerializeToString(), workflow.workflow_id]
+        if owner is not None:
+            sql += " AND owner = $5"
+            args.append(owner)
+        return bool(await self.db.fetchall(f"{sql} RETURNING workflow_id", *args))
 
     async def get(self, workflow_id: str) -> pb.Workflow | None:
         row = await self.db.fetchone(
@@ -113,36 +123,47 @@ class WorkflowStore:
         )
         return None if row is None else pb.Workflow.FromString(row[0])
 
-    async def renew(self, owner: str, lease_until: int) -> None:
-        await self.db.execute(
-            f"UPDATE workflows SET lease_until = $1 WHERE owner = $2 AND status IN {_UNFINISHED}",
-            lease_until,
-            owner,
-        )
+    async def renew(self, owner: str, workflow_ids: Sequence[str], lease_until: int) -> set[str]:
+        """Extends `owner`'s leases on `workflow_ids` (the workflows it runs); returns the
+        ids it no longer holds (finished elsewhere, cancelled, or taken over)."""
+        held: set[str] = set()
+        ids = list(workflow_ids)
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = ids[start : start + _IDS_PER_STATEMENT]
+            marks = ", ".join(f"${n}" for n in range(3, 3 + len(chunk)))
+            rows = await self.db.fetchall(
+                "UPDATE workflows SET lease_until = $1 WHERE owner = $2"
+                f" AND status IN {_UNFINISHED} AND workflow_id IN ({marks})"
+                " RETURNING workflow_id",
+                lease_until,
+                owner,
+                *chunk,
+            )
+            held.update(row[0] for row in rows)
+        return set(ids) - held
 
     async def release(self, owner: str) -> None:
         """Gives up `owner`'s leases at once, so the next orchestrator need not wait."""
-        await self.renew(owner, 0)
+        await self.db.execute(
+            f"UPDATE workflows SET lease_until = 0 WHERE owner = $1 AND status IN {_UNFINISHED}",
+            owner,
+        )
 
     async def claim_orphans(
-        self, owner: str, now: int, lease_until: int
-    ) -> list[tuple[pb.Workflow, bytes | None]]:
-        """Takes over the unfinished workflows whose lease lapsed before `now`: each with
-        the request it was created with."""
-        rows = await self.db.fetchall(
-            "UPDATE workflows SET owner = $1, lease_until = $2"
-            f" WHERE status IN {_UNFINISHED} AND lease_until < $3 RETURNING record, request",
-            owner,
-            lease_until,
-            now,
+        self, owner: str, node: str, now: int, lease_until: int
+    ) -> list[tuple[pb.Workflow, bytes | None, int]]:
+        """Takes over the unfinished workflows whose lease lapsed before `now`, and those
+        an earlier life of `node` held (`node/...` owners: that process is gone, since
+        this one now has its place): each with the request it was created with and how
+        many runs of it were interrupted, counting the one a RUNNING workflow had."""
+        sql = (
+            "UPDATE workflows SET owner = $1, lease_until = $2, interruptions = interruptions"
+            f" + CASE WHEN status = {pb.WORKFLOW_STATUS_RUNNING} THEN 1 ELSE 0 END"
+            f" WHERE status IN {_UNFINISHED} AND (lease_until < $3"
         )
-        return [(pb.Workflow.FromString(record), request) for record, request in rows]
-
-    async def cancelled(self, owner: str) -> set[str]:
-        """Ids of `owner`'s workflows that were cancelled in the store (by another replica)."""
-        rows = await self.db.fetchall(
-            "SELECT workflow_id FROM workflows WHERE owner = $1 AND status = $2",
-            owner,
-            pb.WORKFLOW_STATUS_CANCELLED,
-        )
-        return {row[0] for row in rows}
+        args: list = [owner, lease_until, now]
+        if node:
+            sql += " OR (owner LIKE $4 AND owner <> $5)"
+            args += [f"{node}/%", owner]
+        rows = await self.db.fetchall(f"{sql}) RETURNING record, request, interruptions", *args)
+        return [(pb.Workflow.FromString(r), request, n) for r, request, n in rows]

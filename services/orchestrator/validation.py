@@ -42,6 +42,9 @@ def validate_create(request: pb.CreateWorkflowRequest, settings: Settings) -> Pl
         raise InvalidInput("priority", f"unknown priority {request.priority}")
     if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
         raise InvalidInput("idempotency_key", f"longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in request.idempotency_key):
+        # A key is stored as text, and PostgreSQL text cannot hold NUL.
+        raise InvalidInput("idempotency_key", "must not contain control characters")
     plan = Plan(spec, outputs, _budget(request))
     _check_input(request.input, plan.needed, settings)
     return plan

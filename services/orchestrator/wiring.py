@@ -7,7 +7,7 @@ import contextlib
 
 from aiorch.v1 import classifier_pb2_grpc, embeddings_pb2_grpc, meeting_intel_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.common.channels import open_channel
+from services.common.channels import Link
 from services.common.database import Database
 from services.common.settings import Settings
 from services.orchestrator.breaker import CircuitBreaker
@@ -15,6 +15,7 @@ from services.orchestrator.cache import ResultCache
 from services.orchestrator.events import EventHub
 from services.orchestrator.executor import Executor
 from services.orchestrator.orchestrator import Orchestrator
+from services.orchestrator.recovery import lease_owner
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.stats import CallStats
 from services.orchestrator.store import WorkflowStore
@@ -32,22 +33,23 @@ async def open_orchestrator(settings: Settings, stack: contextlib.AsyncExitStack
     db = await Database.open(settings.database_url)
     stack.push_async_callback(db.close)
     store = await WorkflowStore.open(db)
-    stubs, breakers = {}, {}
+    links, stubs, breakers = {}, {}, {}
     for name, stub in STUBS.items():
-        channel = open_channel(settings.addr_of(name))
-        stack.push_async_callback(channel.close)
-        stubs[name] = stub(channel)
+        links[name] = Link(name, settings.addr_of(name), settings.unreachable_fail_fast_seconds)
+        stack.push_async_callback(links[name].close)
+        stubs[name] = stub(links[name].channel)
         breakers[name] = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
     cache = ResultCache.open(settings.cache_l1_size, settings.redis_url, settings.cache_key_prefix)
     stack.push_async_callback(cache.close)
     events = EventHub()
-    executor = Executor(store, stubs, breakers, cache, events, CallStats(), settings)
+    owner = lease_owner(settings.orchestrator_node)
+    executor = Executor(store, stubs, links, breakers, cache, events, CallStats(), settings, owner)
     sizes = {
         pb.PRIORITY_HIGH: settings.queue_size_high,
         pb.PRIORITY_NORMAL: settings.queue_size_normal,
         pb.PRIORITY_LOW: settings.queue_size_low,
     }
-    scheduler = Scheduler(sizes, settings.orchestrator_workers)
+    scheduler = Scheduler(sizes, settings.orchestrator_workers, settings.queue_max_bytes)
     orchestrator = Orchestrator(store, executor, scheduler, cache, events, settings)
     await orchestrator.start()
     stack.push_async_callback(orchestrator.stop)

@@ -92,8 +92,11 @@ class FakeCapabilities(
         )
 
 
-async def start_fakes(stack: contextlib.AsyncExitStack, fake: FakeCapabilities) -> str:
-    """Serves `fake` as all three capability services on a free port; returns its address."""
+async def start_fakes(
+    stack: contextlib.AsyncExitStack, fake: FakeCapabilities, addr: str = "127.0.0.1:0"
+) -> str:
+    """Serves `fake` as all three capability services on `addr` (a free port by default);
+    returns its address."""
     server = create_server(
         [
             Service(
@@ -112,7 +115,7 @@ async def start_fakes(stack: contextlib.AsyncExitStack, fake: FakeCapabilities) 
                 embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server,
             ),
         ],
-        "127.0.0.1:0",
+        addr,
     )
     await server.start()
     stack.push_async_callback(server.stop, 0)

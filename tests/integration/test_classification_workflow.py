@@ -139,7 +139,10 @@ async def test_the_classifier_call_carries_the_workflows_remaining_time(suite):
 
 
 async def test_an_unreachable_classifier_fails_the_workflow_with_unavailable(suite, tmp_path):
-    settings = suite.settings.model_copy(update={"classifier_addr": "127.0.0.1:1"})
+    # The call waits for the classifier (a restart is ridden out) until it has been
+    # unreachable for the fail-fast time, then the step fails with the reason.
+    changes = {"classifier_addr": "127.0.0.1:1", "unreachable_fail_fast_seconds": 0.5}
+    settings = suite.settings.model_copy(update=changes)
     async with contextlib.AsyncExitStack() as stack:
         _, settings = await start_service("orchestrator", build_orchestrator, settings, stack)
         async with grpc.aio.insecure_channel(settings.orchestrator_addr) as channel:
@@ -147,4 +150,4 @@ async def test_an_unreachable_classifier_fails_the_workflow_with_unavailable(sui
             workflow = (await stub.CreateWorkflow(valid_request(), timeout=10)).workflow
     assert workflow.status == pb.WORKFLOW_STATUS_FAILED
     assert workflow.error.code == grpc.StatusCode.UNAVAILABLE.value[0]
-    assert workflow.error.message.startswith("step classify:")
+    assert workflow.error.message.startswith("step classify: classifier has been unreachable")

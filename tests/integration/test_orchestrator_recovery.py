@@ -1,6 +1,6 @@
-"""Workflows outlive their orchestrator, on both store backends: what a dead one left is
-resumed (PENDING) or failed with the reason (RUNNING); a stopping one hands its unfinished
-work to the next."""
+"""Workflows outlive their orchestrator, on both store backends: what a dead one left runs
+again (PENDING or RUNNING), unless it has killed orchestrators too often; a restarted node
+takes over at once; a stopping one hands its unfinished work to the next."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database
 from services.common.deadlines import Deadline
 from services.orchestrator.orchestrator import new_workflow
-from services.orchestrator.recovery import RESTARTED
 from services.orchestrator.store import WorkflowStore
 from services.orchestrator.validation import validate_create
 
@@ -27,14 +26,16 @@ from .orchestrator_fakes import (
 )
 
 
-async def _left_behind(store, settings, status, owner, lease_until) -> pb.Workflow:
+async def _left_behind(store, settings, status, owner, lease_until, key="") -> pb.Workflow:
     """A workflow as an orchestrator leaves it in the store."""
-    create = request(wait=False, use_cache=False)
+    create = request(wait=False, use_cache=False, idempotency_key=key)
     plan = validate_create(create, settings)
     workflow = new_workflow(str(uuid.uuid4()), create, plan, Deadline.within(60))
     workflow.status = status
     await store.insert(
         workflow,
+        caller="anonymous" if key else "",
+        idempotency_key=key,
         request=create.SerializeToString(),
         owner=owner,
         lease_until=lease_until,
@@ -42,7 +43,13 @@ async def _left_behind(store, settings, status, owner, lease_until) -> pb.Workfl
     return workflow
 
 
-async def test_work_a_dead_orchestrator_left_is_resumed_or_failed_never_left_hanging(
+async def _store(stack, database_url) -> WorkflowStore:
+    db = await Database.open(database_url)
+    stack.push_async_callback(db.close)
+    return await WorkflowStore.open(db)
+
+
+async def test_work_a_dead_orchestrator_left_runs_again_never_left_hanging(
     tmp_path, database_url
 ):
     async with contextlib.AsyncExitStack() as stack:
@@ -61,13 +68,64 @@ async def test_work_a_dead_orchestrator_left_is_resumed_or_failed_never_left_han
         )
         _, stub, _ = await start_orchestrator(stack, settings)
         resumed = await finished(stub, pending.workflow_id)
-        failed = await finished(stub, running.workflow_id)
+        rerun = await finished(stub, running.workflow_id)
         untouched = await store.get(others.workflow_id)
-    assert resumed.status == pb.WORKFLOW_STATUS_SUCCEEDED
-    assert resumed.result.classification.label == "finance"
-    assert failed.status == pb.WORKFLOW_STATUS_FAILED
-    assert failed.error.message == RESTARTED
+    # A step reads its input and writes nothing, so running an interrupted one again is safe.
+    for workflow in (resumed, rerun):
+        assert workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
+        assert workflow.result.classification.label == "finance"
     assert untouched.status == pb.WORKFLOW_STATUS_RUNNING  # its orchestrator still lives
+    assert fake.calls["Classify"] == 2
+
+
+async def test_a_workflow_that_keeps_killing_orchestrators_is_failed_with_the_reason(
+    tmp_path, database_url
+):
+    async with contextlib.AsyncExitStack() as stack:
+        fake = FakeCapabilities()
+        settings = fake_settings(tmp_path, await start_fakes(stack, fake))
+        settings = settings.model_copy(update={"database_url": database_url})
+        store = await _store(stack, database_url)
+        lapsed = int(time.time() * 1000) - 1
+        poison = await _left_behind(store, settings, pb.WORKFLOW_STATUS_RUNNING, "dead", lapsed)
+        await store.db.execute(
+            "UPDATE workflows SET interruptions = $1 WHERE workflow_id = $2",
+            settings.max_interruptions - 1,
+            poison.workflow_id,
+        )
+        _, stub, _ = await start_orchestrator(stack, settings)
+        failed = await finished(stub, poison.workflow_id)
+    assert failed.status == pb.WORKFLOW_STATUS_FAILED
+    assert f"interrupted {settings.max_interruptions} times" in failed.error.message
+    assert fake.calls["Classify"] == 0
+
+
+async def test_a_restarted_node_takes_over_its_earlier_lifes_work_at_once(
+    tmp_path, database_url
+):
+    """kill -9 leaves the leases held for their full term; the same node, started again,
+    does not wait for them. A sync caller that retries with its idempotency key gets the
+    one workflow it started, finished, never a second one."""
+    async with contextlib.AsyncExitStack() as stack:
+        fake = FakeCapabilities()
+        settings = fake_settings(tmp_path, await start_fakes(stack, fake))
+        settings = settings.model_copy(
+            update={
+                "database_url": database_url,
+                "orchestrator_node": f"node-{uuid.uuid4().hex[:8]}",
+                "workflow_lease_seconds": 60,
+            }
+        )
+        store = await _store(stack, database_url)
+        held = int(time.time() * 1000) + 60_000
+        dead = f"{settings.orchestrator_node}/an-earlier-life"
+        key = uuid.uuid4().hex
+        running = await _left_behind(store, settings, pb.WORKFLOW_STATUS_RUNNING, dead, held, key)
+        _, stub, _ = await start_orchestrator(stack, settings)
+        retried = request(use_cache=False, idempotency_key=key)
+        reply = (await stub.CreateWorkflow(retried, timeout=10)).workflow
+    assert reply.workflow_id == running.workflow_id
+    assert reply.status == pb.WORKFLOW_STATUS_SUCCEEDED
     assert fake.calls["Classify"] == 1
 
 

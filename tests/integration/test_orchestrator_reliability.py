@@ -111,7 +111,7 @@ async def test_an_unavailable_service_is_retried_and_a_bad_request_is_not(tmp_pa
 
 async def test_an_open_breaker_fails_required_steps_fast_and_skips_optional_ones(tmp_path):
     async with running(tmp_path, breaker_failures=2, breaker_reset_seconds=60) as (fake, stub):
-        fake.always_fail["Embed"] = Unavailable("down")
+        fake.always_fail["Embed"] = RuntimeError("broken")  # answers, but INTERNAL
         with_embedding = request(use_cache=False, expected_outputs=["label", "embedding"])
         for _ in range(2):
             workflow = (await stub.CreateWorkflow(with_embedding, timeout=10)).workflow
@@ -144,7 +144,7 @@ async def test_an_open_breaker_fails_required_steps_fast_and_skips_optional_ones
 
 async def test_a_breaker_closes_again_after_a_successful_probe(tmp_path):
     async with running(tmp_path, breaker_failures=1, breaker_reset_seconds=0.3) as (fake, stub):
-        fake.errors["Embed"] = [Unavailable("down")] * 4  # one call, with its retries
+        fake.errors["Embed"] = [RuntimeError("broken")]  # INTERNAL: not retried
         embedding = request(type="embedding", use_cache=False)
         failed = (await stub.CreateWorkflow(embedding, timeout=10)).workflow
         fast = (await stub.CreateWorkflow(embedding, timeout=10)).workflow

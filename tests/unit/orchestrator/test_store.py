@@ -1,25 +1,96 @@
+import time
+
+import pytest
+
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database
+from services.common.errors import InvalidInput, Unavailable
 from services.orchestrator.store import WorkflowStore
 
 
-def _workflow(workflow_id) -> pb.Workflow:
-    workflow = pb.Workflow(
-        workflow_id=workflow_id, type="classification", status=pb.WORKFLOW_STATUS_PENDING
-    )
+def _workflow(workflow_id, status=pb.WORKFLOW_STATUS_PENDING) -> pb.Workflow:
+    workflow = pb.Workflow(workflow_id=workflow_id, type="classification", status=status)
     workflow.created_at.GetCurrentTime()
     return workflow
 
 
-async def test_a_stored_workflow_comes_back_as_it_was_updated(database_url, request):
+def _ms(seconds_from_now: float) -> int:
+    return int((time.time() + seconds_from_now) * 1000)
+
+
+@pytest.fixture
+async def store(database_url):
     db = await Database.open(database_url)
-    store = await WorkflowStore.open(db)
+    yield await WorkflowStore.open(db)
+    await db.close()
+
+
+async def test_a_stored_workflow_comes_back_as_it_was_updated(store, request):
     workflow_id = request.node.name
-    await store.insert(_workflow(workflow_id))
-    done = _workflow(workflow_id)
-    done.status = pb.WORKFLOW_STATUS_SUCCEEDED
+    await store.insert(_workflow(workflow_id), owner="me")
+    done = _workflow(workflow_id, pb.WORKFLOW_STATUS_SUCCEEDED)
     done.result.classification.label = "finance"
-    await store.update(done, "2026-01-01T00:00:00Z")
+    assert await store.update(done, "2026-01-01T00:00:00Z", "me")
     assert await store.get(workflow_id) == done
     assert await store.get("missing") is None
+
+
+async def test_only_the_lease_holder_writes_a_running_workflow(store, request):
+    workflow_id = request.node.name
+    await store.insert(_workflow(workflow_id), owner="old", lease_until=_ms(-1))
+    [(claimed, _, _)] = await store.claim_orphans("new", "", _ms(0), _ms(5))
+    assert claimed.workflow_id == workflow_id
+    stale = _workflow(workflow_id, pb.WORKFLOW_STATUS_SUCCEEDED)
+    assert not await store.update(stale, "2026-01-01T00:00:00Z", "old")
+    assert (await store.get(workflow_id)).status == pb.WORKFLOW_STATUS_PENDING
+    assert await store.update(stale, "2026-01-01T00:00:00Z", "new")
+
+
+async def test_renew_extends_only_what_runs_and_names_what_is_no_longer_held(store, request):
+    mine, idle, taken = (f"{request.node.name}-{n}" for n in ("mine", "idle", "taken"))
+    for workflow_id in (mine, idle, taken):
+        await store.insert(_workflow(workflow_id), owner="me", lease_until=_ms(-1))
+    await store.claim_orphans("other", "", _ms(0), _ms(5))  # takes all three back...
+    for workflow_id in (mine, idle):  # ...and the test hands two of them back to "me"
+        await store.db.execute(
+            "UPDATE workflows SET owner = $1, lease_until = $2 WHERE workflow_id = $3",
+            "me",
+            _ms(-1),
+            workflow_id,
+        )
+    lost = await store.renew("me", [mine, taken], _ms(5))
+    assert lost == {taken}
+    # `idle` is not renewed: nothing runs it here, so its lease lapses and another takes it.
+    claimed = await store.claim_orphans("third", "", _ms(0), _ms(5))
+    assert [w.workflow_id for w, _, _ in claimed] == [idle]
+
+
+async def test_a_restarted_node_claims_what_its_earlier_life_left_at_once(store, request):
+    workflow_id = request.node.name
+    running = _workflow(workflow_id, pb.WORKFLOW_STATUS_RUNNING)
+    await store.insert(running, owner="pod-a/life1", lease_until=_ms(60))
+    await store.insert(_workflow(f"{workflow_id}-b"), owner="pod-b/life1", lease_until=_ms(60))
+    claimed = await store.claim_orphans("pod-a/life2", "pod-a", _ms(0), _ms(5))
+    assert [(w.workflow_id, n) for w, _, n in claimed] == [(workflow_id, 1)]
+    # A RUNNING workflow claimed again counts one more interruption; its own node's later
+    # lives see the count grow.
+    claimed = await store.claim_orphans("pod-a/life3", "pod-a", _ms(0), _ms(5))
+    assert [n for _, _, n in claimed] == [2]
+
+
+async def test_a_nul_in_a_stored_text_is_the_callers_mistake(store):
+    workflow = _workflow("nul-key")
+    try:
+        await store.insert(workflow, caller="c", idempotency_key="a\x00b")
+    except InvalidInput:
+        assert store.db.dialect == "postgresql"
+    else:
+        assert store.db.dialect == "sqlite"  # SQLite keeps it as it is
+
+
+async def test_a_database_that_went_away_is_unavailable(postgres_url):
+    db = await Database.open(postgres_url)
+    store = await WorkflowStore.open(db)
     await db.close()
+    with pytest.raises(Unavailable):
+        await store.get("x")
