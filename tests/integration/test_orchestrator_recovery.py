@@ -9,9 +9,15 @@ import contextlib
 import time
 import uuid
 
+import grpc
+import pytest
+
 from aiorch.v1 import orchestrator_pb2 as pb
+from aiorch.v1 import orchestrator_pb2_grpc
 from services.common.database import Database
 from services.common.deadlines import Deadline
+from services.common.server import create_server
+from services.orchestrator.__main__ import build as build_orchestrator
 from services.orchestrator.orchestrator import new_workflow
 from services.orchestrator.store import WorkflowStore
 from services.orchestrator.validation import validate_create
@@ -49,9 +55,7 @@ async def _store(stack, database_url) -> WorkflowStore:
     return await WorkflowStore.open(db)
 
 
-async def test_work_a_dead_orchestrator_left_runs_again_never_left_hanging(
-    tmp_path, database_url
-):
+async def test_work_a_dead_orchestrator_left_runs_again_never_left_hanging(tmp_path, database_url):
     async with contextlib.AsyncExitStack() as stack:
         fake = FakeCapabilities()
         settings = fake_settings(tmp_path, await start_fakes(stack, fake))
@@ -100,9 +104,7 @@ async def test_a_workflow_that_keeps_killing_orchestrators_is_failed_with_the_re
     assert fake.calls["Classify"] == 0
 
 
-async def test_a_restarted_node_takes_over_its_earlier_lifes_work_at_once(
-    tmp_path, database_url
-):
+async def test_a_restarted_node_takes_over_its_earlier_lifes_work_at_once(tmp_path, database_url):
     """kill -9 leaves the leases held for their full term; the same node, started again,
     does not wait for them. A sync caller that retries with its idempotency key gets the
     one workflow it started, finished, never a second one."""
@@ -150,3 +152,35 @@ async def test_a_stopping_orchestrator_hands_its_unfinished_work_to_the_next(
     assert left.status == pb.WORKFLOW_STATUS_PENDING
     assert fake.cancelled["Classify"] == 1
     assert resumed.status == pb.WORKFLOW_STATUS_SUCCEEDED
+
+
+async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_path):
+    """The workflows' drain runs beside the server's, within the same grace: a sync
+    caller whose workflow could not finish hears UNAVAILABLE before the grace is over,
+    and its workflow waits, PENDING, for the next orchestrator."""
+    async with contextlib.AsyncExitStack() as stack:
+        fake = FakeCapabilities(delay=30)
+        settings = fake_settings(tmp_path, await start_fakes(stack, fake))
+        services = await build_orchestrator(settings, stack)
+        server = create_server(services, "127.0.0.1:0")
+        await server.start()
+        stack.push_async_callback(server.stop, 0)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        stack.push_async_callback(channel.close)
+        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        key = uuid.uuid4().hex
+        waiting = asyncio.ensure_future(
+            stub.CreateWorkflow(request(use_cache=False, idempotency_key=key), timeout=30)
+        )
+        await asyncio.wait_for(fake.started.wait(), 5)
+        started = time.perf_counter()
+        await services[0].drain(1.5)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await waiting
+        took = time.perf_counter() - started
+        store = await _store(stack, settings.database_url)
+        left = await store.find("anonymous", key)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "retry with the same idempotency_key" in caught.value.details()
+    assert took < 1.5
+    assert left.status == pb.WORKFLOW_STATUS_PENDING

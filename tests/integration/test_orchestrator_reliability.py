@@ -207,3 +207,21 @@ async def test_resource_exhausted_is_retried_only_as_the_servers_pushback_allows
     await server.stop(0)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert servicer.calls == calls
+
+
+async def test_a_batchs_items_count_against_the_queue(tmp_path):
+    settings = {"orchestrator_workers": 1, "queue_size_normal": 3}
+    async with running(tmp_path, delay=30, **settings) as (_fake, stub):
+        items = [request(wait=False, use_cache=False)] * 5
+        reply = await stub.CreateBatch(
+            pb.CreateBatchRequest(items=items, max_parallelism=1), timeout=5
+        )
+        await asyncio.sleep(0.1)  # the first item runs; two wait for their turn
+        await stub.CreateWorkflow(request(wait=False, use_cache=False), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateWorkflow(request(wait=False, use_cache=False), timeout=5)
+    accepted = [item for item in reply.items if item.workflow_id]
+    refused = [item for item in reply.items if item.HasField("error")]
+    assert len(accepted) == 3
+    assert {item.error.code for item in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]}
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

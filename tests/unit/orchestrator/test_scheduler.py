@@ -118,3 +118,22 @@ async def test_stop_gives_running_jobs_the_grace_period_then_cancels_them():
     assert outcomes == ["quick finished", "slow cancelled"]
     assert told == [True]
     assert s.closed
+
+
+async def test_the_bytes_waiting_are_bounded_as_well_as_their_count():
+    s = Scheduler({HIGH: 10, NORMAL: 10, LOW: 10}, workers=1, max_bytes=1000)
+    s.start()
+    release = await _blocked(s)
+    big = s.reserve(NORMAL, 600)  # one request may be as large as the whole bound...
+    s.submit("big", release.wait, big)
+    with pytest.raises(Overloaded) as caught:
+        s.reserve(HIGH, 600)  # ...but what waits never passes it
+    assert "MiB of requests" in str(caught.value)
+    small = s.reserve(HIGH, 300)
+    s.release(small)
+    assert s.queued_bytes == 600
+    release.set()
+    await asyncio.sleep(0.05)
+    assert s.queued_bytes == 0  # running work is no longer waiting
+    s.reserve(HIGH, 900)
+    await s.stop(1)
