@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
 from services.common.settings import DEFAULT_ADDRS, Settings, get_settings
+from services.common.telemetry import otlp_endpoint
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
+TYPE = "type.googleapis.com/envoy."
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -25,9 +29,54 @@ def split_addr(addr: str) -> tuple[str, int]:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
-def render(settings: Settings, descriptor: Path) -> str:
+def tracing(endpoint: str) -> tuple[dict | None, dict | None]:
+    """The HTTP connection manager's tracing block and the collector's cluster, for a
+    plaintext OTLP/gRPC endpoint (http://host:4317); (None, None) when there is none."""
+    if not endpoint:
+        return None, None
+    url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    host, port = url.hostname or "127.0.0.1", url.port or 4317
+    provider = {
+        "name": "envoy.tracers.opentelemetry",
+        "typed_config": {
+            "@type": f"{TYPE}config.trace.v3.OpenTelemetryConfig",
+            "grpc_service": {"envoy_grpc": {"cluster_name": "otlp"}, "timeout": "1s"},
+            "service_name": os.environ.get("AIORCH_GATEWAY_SERVICE_NAME", "gateway"),
+        },
+    }
+    cluster = {
+        "name": "otlp",
+        "type": "STRICT_DNS",
+        "dns_lookup_family": "V4_PREFERRED",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": f"{TYPE}extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": "otlp",
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    return {"provider": provider}, cluster
+
+
+def render(settings: Settings, descriptor: Path, otlp: str | None = None) -> str:
     """The Envoy bootstrap YAML for `settings`, transcoding with the descriptor set at
-    `descriptor`."""
+    `descriptor`, tracing to the OTLP endpoint `otlp` (default: from the OTEL_*
+    variables)."""
     addrs = {
         "admin": settings.gateway_admin_addr,
         "gateway": settings.gateway_addr,
@@ -42,6 +91,10 @@ def render(settings: Settings, descriptor: Path) -> str:
         values[f"{name}_port"] = str(port)
     # Envoy resolves a relative path against its own working directory, not ours.
     values["descriptor"] = json.dumps(str(Path(descriptor).resolve()))
+    # JSON is YAML: the blocks go in as flow mappings, whatever the indentation around.
+    block, cluster = tracing(otlp_endpoint() if otlp is None else otlp)
+    values["tracing"] = json.dumps(block)
+    values["otlp_cluster"] = f"- {json.dumps(cluster)}" if cluster else ""
     return Template(TEMPLATE.read_text()).substitute(values)
 
 

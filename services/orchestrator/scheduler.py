@@ -15,6 +15,7 @@ down to its in-flight gRPC calls, and never a worker.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import time
 from collections import deque
@@ -33,6 +34,8 @@ class _Entry:
     job: Job
     enqueued_at: float
     size: int = 0
+    # The submitting call's context (its trace span, its caller), which the job runs in.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 @dataclass
@@ -132,7 +135,7 @@ class Scheduler:
             self.queued_bytes -= entry.size
             started = self.clock()
             self.waits[entry.priority].append(started - entry.enqueued_at)
-            task = asyncio.create_task(entry.job())
+            task = asyncio.create_task(entry.job(), context=entry.context)
             self.running[entry.key] = task
             # wait(), not await: stopping a worker must not cancel the job it runs.
             await asyncio.wait({task})

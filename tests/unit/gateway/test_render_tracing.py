@@ -1,0 +1,51 @@
+"""The gateway's tracing: rendered from the OTLP endpoint, absent without one, and a
+config Envoy accepts."""
+
+from __future__ import annotations
+
+import subprocess
+
+import yaml
+
+from gateway.render import render
+from services.common.settings import Settings
+from tests.unit.gateway.test_render import DESCRIPTOR, ENVOY
+
+
+def manager(config: dict) -> dict:
+    [listener] = config["static_resources"]["listeners"]
+    return listener["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def clusters(config: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in config["static_resources"]["clusters"]}
+
+
+def test_without_an_endpoint_there_is_no_tracing_and_no_collector():
+    config = yaml.safe_load(render(Settings(), DESCRIPTOR, otlp=""))
+    assert manager(config)["tracing"] is None
+    assert "otlp" not in clusters(config)
+
+
+def test_an_endpoint_makes_the_gateway_trace_to_that_collector():
+    config = yaml.safe_load(render(Settings(), DESCRIPTOR, otlp="http://collector.obs:4317"))
+    provider = manager(config)["tracing"]["provider"]
+    assert provider["name"] == "envoy.tracers.opentelemetry"
+    assert provider["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"] == "otlp"
+    [endpoint] = clusters(config)["otlp"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert endpoint["endpoint"]["address"]["socket_address"] == {
+        "address": "collector.obs",
+        "port_value": 4317,
+    }
+
+
+def test_envoy_accepts_the_config_with_tracing(tmp_path):
+    config = tmp_path / "envoy.yaml"
+    config.write_text(render(Settings(), DESCRIPTOR, otlp="http://127.0.0.1:4317"))
+    result = subprocess.run(
+        [ENVOY, "--mode", "validate", "-c", str(config), "--log-level", "warn"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
