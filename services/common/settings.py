@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     # monitor_api_window_seconds: errors (codes a gateway answers with 5xx) in percent of
     # requests, and the p95 latency in milliseconds.
     monitor_api_window_seconds: float = Field(default=60.0, gt=0)
+    monitor_scrape_interval_seconds: float = Field(default=5.0, gt=0)
     monitor_scrape_timeout_seconds: float = Field(default=0.5, gt=0)
     alert_api_error_rate_warning: float = 1.0
     alert_api_error_rate_critical: float = 5.0

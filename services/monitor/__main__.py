@@ -6,6 +6,7 @@ from services.common.server import Service, run
 from services.common.settings import DEFAULT_ADDRS
 from services.monitor.activity import ActivityStore, prune_periodically
 from services.monitor.alerts import AlertBook, Threshold
+from services.monitor.api import ApiSampler
 from services.monitor.history import History
 from services.monitor.keys import load_key
 from services.monitor.processes import SuiteProcesses
@@ -22,6 +23,10 @@ def thresholds(s) -> list[Threshold]:
         Threshold("memory.percent", s.alert_memory_warning, s.alert_memory_critical),
         Threshold("disk.*.percent", s.alert_disk_warning, s.alert_disk_critical),
         Threshold("net.errors.percent", s.alert_error_rate_warning, s.alert_error_rate_critical),
+        Threshold(
+            "api.*.errors.percent", s.alert_api_error_rate_warning, s.alert_api_error_rate_critical
+        ),
+        Threshold("api.*.latency.p95", s.alert_api_latency_warning, s.alert_api_latency_critical),
     ]
 
 
@@ -34,12 +39,20 @@ async def build(settings, stack):
         prune_periodically(activity, settings.activity_retention_days * 86400)
     )
     interval = settings.monitor_interval_seconds
+    api = ApiSampler(
+        {name: settings.metrics_addr_of(name) for name in DEFAULT_ADDRS},
+        settings.monitor_api_window_seconds,
+        settings.monitor_scrape_interval_seconds,
+        settings.monitor_scrape_timeout_seconds,
+    )
+    stack.callback(api.close)
     recorder = MetricsRecorder(
         Sampler(SuiteProcesses()),
         History(settings.monitor_retention_seconds, interval),
         AlertBook(thresholds(settings), settings.alert_hold_seconds, settings.alert_history_size),
         interval,
         settings.monitor_max_watchers,
+        api=api,
     )
     await recorder.start()
     stack.push_async_callback(recorder.stop)

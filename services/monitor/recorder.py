@@ -1,5 +1,6 @@
-"""MetricsRecorder: samples at a steady interval in the background, keeps the history,
-evaluates the alerts and hands every sample to the watchers of WatchMetrics."""
+"""MetricsRecorder: samples at a steady interval in the background (the host, and the
+services' API figures when given an ApiSampler), keeps the history, evaluates the alerts
+and hands every sample to the watchers of WatchMetrics."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from services.common.errors import Overloaded
 from services.monitor.alerts import AlertBook, Level
+from services.monitor.api import ApiSampler
 from services.monitor.history import History
 from services.monitor.sampler import Metrics, Sampler
 
@@ -40,6 +42,7 @@ class MetricsRecorder:
         interval: float,
         max_watchers: int = 100,
         clock: Callable[[], float] = time.time,
+        api: ApiSampler | None = None,
     ):
         self.sampler = sampler
         self.history = history
@@ -47,6 +50,7 @@ class MetricsRecorder:
         self.interval = interval
         self.max_watchers = max_watchers
         self.clock = clock
+        self.api = api
         self.latest: Sample | None = None
         self._watchers: set[asyncio.Queue] = set()
         self._task: asyncio.Task | None = None
@@ -82,7 +86,7 @@ class MetricsRecorder:
 
     async def _take(self) -> None:
         # In a worker thread: a statvfs on a stuck network mount would block the loop.
-        metrics = await asyncio.to_thread(self.sampler.sample)
+        metrics = await asyncio.to_thread(self._sample)
         sample = Sample(self.clock(), metrics)
         self.history.record(sample.time, metrics)
         for alert in self.alerts.observe(sample.time, metrics):
@@ -97,6 +101,12 @@ class MetricsRecorder:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(sample)
+
+    def _sample(self) -> Metrics:
+        metrics = self.sampler.sample()
+        if self.api is not None:
+            metrics.update(self.api.sample(self.clock()))
+        return metrics
 
     @contextlib.contextmanager
     def watch(self):
