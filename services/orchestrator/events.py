@@ -7,6 +7,7 @@ import asyncio
 from collections import defaultdict
 
 from aiorch.v1 import orchestrator_pb2 as pb
+from services.orchestrator import metrics
 
 
 class EventHub:
@@ -28,6 +29,7 @@ class EventHub:
     def publish(self, workflow: pb.Workflow, step: pb.Step | None = None) -> None:
         """Tells the watchers of `workflow` what changed: a step, or (step None) the
         workflow itself; the event of a finished workflow carries the whole record."""
+        metrics.observe(workflow, step)
         watchers = self._watchers.get(workflow.workflow_id)
         if not watchers:
             return

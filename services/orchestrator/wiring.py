@@ -10,6 +10,7 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
 from services.common.database import Database
 from services.common.settings import Settings
+from services.orchestrator import metrics
 from services.orchestrator.breaker import CircuitBreaker
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.events import EventHub
@@ -51,6 +52,7 @@ async def open_orchestrator(settings: Settings, stack: contextlib.AsyncExitStack
     }
     scheduler = Scheduler(sizes, settings.orchestrator_workers, settings.queue_max_bytes)
     orchestrator = Orchestrator(store, executor, scheduler, cache, events, settings)
+    metrics.watch(orchestrator)
     await orchestrator.start()
     stack.push_async_callback(orchestrator.stop)
     return orchestrator

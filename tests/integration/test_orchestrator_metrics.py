@@ -1,0 +1,55 @@
+"""The orchestrator's own metrics after real workflows over real servers."""
+
+from __future__ import annotations
+
+import uuid
+
+from prometheus_client import REGISTRY
+
+from aiorch.v1 import classifier_pb2, orchestrator_pb2_grpc
+from aiorch.v1 import orchestrator_pb2 as pb
+
+
+def value(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def timed_steps(workflow_type: str) -> float:
+    return sum(
+        s.value
+        for f in REGISTRY.collect()
+        if f.name == "aiorch_orchestrator_step_seconds"
+        for s in f.samples
+        if s.name.endswith("_count") and s.labels["type"] == workflow_type
+    )
+
+
+async def test_a_finished_workflow_counts_its_type_status_and_step_time(suite):
+    finished = {"type": "classification", "status": "succeeded"}
+    before = value("aiorch_orchestrator_workflows_total", **finished)
+    steps = timed_steps("classification")
+    request = pb.CreateWorkflowRequest(
+        type="classification",
+        wait=True,
+        use_cache=False,
+        input=pb.WorkflowInput(
+            text=f"Bob will send the invoice on Friday ({uuid.uuid4()}).",
+            labels=[classifier_pb2.Label(name=n) for n in ("finance", "sport")],
+        ),
+    )
+    async with suite.channel("orchestrator") as channel:
+        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        workflow = (await stub.CreateWorkflow(request, timeout=20)).workflow
+    assert workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
+    assert value("aiorch_orchestrator_workflows_total", **finished) == before + 1
+    after = timed_steps("classification")
+    ran = [s for s in workflow.steps if s.HasField("started_at")]  # not the skipped
+    assert after == steps + len(ran) > steps
+
+
+async def test_queues_breakers_and_cache_are_read_at_scrape_time(suite):
+    names = {s.name: s for f in REGISTRY.collect() for s in f.samples}
+    assert value("aiorch_orchestrator_queue_depth", priority="normal") == 0
+    assert "aiorch_orchestrator_queue_wait_seconds" in names
+    assert value("aiorch_orchestrator_breaker_state", service="classifier") == 0  # closed
+    assert "aiorch_orchestrator_cache_lookups_total" in names
