@@ -44,19 +44,65 @@ def tracing(endpoint: str) -> tuple[dict | None, dict | None]:
             "service_name": os.environ.get("AIORCH_GATEWAY_SERVICE_NAME", "gateway"),
         },
     }
+    cluster = _cluster("otlp", host, port, http2=True)
+    return {"provider": provider}, cluster
+
+
+def stats(addr: str, admin: str) -> tuple[dict | None, dict | None]:
+    """A listener on `addr` that serves the admin's /stats/prometheus and nothing else,
+    and the cluster that reaches the admin; (None, None) when `addr` is empty."""
+    if not addr:
+        return None, None
+    host, port = split_addr(addr)
+    admin_host, admin_port = split_addr(admin)
+    if admin_host in ("0.0.0.0", "::"):
+        admin_host = "127.0.0.1"
+    route = {
+        "match": {"path": "/stats/prometheus"},
+        "route": {"cluster": "envoy_admin", "timeout": "10s"},
+    }
+    listener = {
+        "name": "stats",
+        "address": {"socket_address": {"address": host, "port_value": port}},
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": f"{TYPE}extensions.filters.network.http_connection_manager"
+                            ".v3.HttpConnectionManager",
+                            "stat_prefix": "stats",
+                            "route_config": {
+                                "virtual_hosts": [
+                                    {"name": "stats", "domains": ["*"], "routes": [route]}
+                                ]
+                            },
+                            "http_filters": [
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {
+                                        "@type": f"{TYPE}extensions.filters.http.router.v3.Router"
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    }
+    return listener, _cluster("envoy_admin", admin_host, admin_port, http2=False)
+
+
+def _cluster(name: str, host: str, port: int, http2: bool) -> dict:
     cluster = {
-        "name": "otlp",
+        "name": name,
         "type": "STRICT_DNS",
         "dns_lookup_family": "V4_PREFERRED",
         "connect_timeout": "1s",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": f"{TYPE}extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        },
         "load_assignment": {
-            "cluster_name": "otlp",
+            "cluster_name": name,
             "endpoints": [
                 {
                     "lb_endpoints": [
@@ -70,7 +116,14 @@ def tracing(endpoint: str) -> tuple[dict | None, dict | None]:
             ],
         },
     }
-    return {"provider": provider}, cluster
+    if http2:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": f"{TYPE}extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
+    return cluster
 
 
 def render(settings: Settings, descriptor: Path, otlp: str | None = None) -> str:
@@ -95,6 +148,9 @@ def render(settings: Settings, descriptor: Path, otlp: str | None = None) -> str
     block, cluster = tracing(otlp_endpoint() if otlp is None else otlp)
     values["tracing"] = json.dumps(block)
     values["otlp_cluster"] = f"- {json.dumps(cluster)}" if cluster else ""
+    listener, admin = stats(settings.gateway_metrics_addr, settings.gateway_admin_addr)
+    values["stats_listener"] = f"- {json.dumps(listener)}" if listener else ""
+    values["admin_cluster"] = f"- {json.dumps(admin)}" if admin else ""
     return Template(TEMPLATE.read_text()).substitute(values)
 
 

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     gateway_addr: str = "127.0.0.1:8080"
     gateway_admin_addr: str = "127.0.0.1:9901"
+    # Where the gateway serves Envoy's stats for Prometheus; empty: only on the admin port.
+    gateway_metrics_addr: str = ""
 
     # Seconds a stopping server lets in-flight calls finish.
     grace_seconds: float = Field(default=3.0, ge=0)
@@ -227,6 +229,7 @@ class Settings(BaseSettings):
         return self.listen_addr or self.addr_of(service)
 
     def metrics_addr_of(self, service: str) -> str:
+        """Where `service` serves its metrics (the gateway: Envoy's stats listener)."""
         return getattr(self, f"{service}_metrics_addr")
 
 

@@ -1,5 +1,5 @@
-"""The gateway's tracing: rendered from the OTLP endpoint, absent without one, and a
-config Envoy accepts."""
+"""The gateway's tracing and stats: rendered from the OTLP endpoint and the metrics
+address, absent without them, and configs Envoy accepts."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from services.common.settings import Settings
 from tests.unit.gateway.test_render import DESCRIPTOR, ENVOY
 
 
-def manager(config: dict) -> dict:
-    [listener] = config["static_resources"]["listeners"]
+def manager_of(listener: dict) -> dict:
     return listener["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def manager(config: dict) -> dict:
+    [listener] = [x for x in config["static_resources"]["listeners"] if x["name"] == "gateway"]
+    return manager_of(listener)
 
 
 def clusters(config: dict) -> dict[str, dict]:
@@ -42,6 +46,33 @@ def test_an_endpoint_makes_the_gateway_trace_to_that_collector():
 def test_envoy_accepts_the_config_with_tracing(tmp_path):
     config = tmp_path / "envoy.yaml"
     config.write_text(render(Settings(), DESCRIPTOR, otlp="http://127.0.0.1:4317"))
+    result = subprocess.run(
+        [ENVOY, "--mode", "validate", "-c", str(config), "--log-level", "warn"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_metrics_address_adds_a_listener_for_envoys_prometheus_stats_only():
+    config = yaml.safe_load(render(Settings(gateway_metrics_addr="0.0.0.0:9464"), DESCRIPTOR))
+    listeners = {x["name"]: x for x in config["static_resources"]["listeners"]}
+    stats = listeners["stats"]
+    assert stats["address"]["socket_address"] == {"address": "0.0.0.0", "port_value": 9464}
+    [host] = manager_of(stats)["route_config"]["virtual_hosts"]
+    assert [r["match"] for r in host["routes"]] == [{"path": "/stats/prometheus"}]
+    admin = clusters(config)["envoy_admin"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert admin[0]["endpoint"]["address"]["socket_address"]["port_value"] == 9901
+    assert "stats" not in {
+        x["name"]
+        for x in yaml.safe_load(render(Settings(), DESCRIPTOR))["static_resources"]["listeners"]
+    }
+
+
+def test_envoy_accepts_the_config_with_its_stats_listener(tmp_path):
+    config = tmp_path / "envoy.yaml"
+    config.write_text(render(Settings(gateway_metrics_addr="127.0.0.1:9464"), DESCRIPTOR))
     result = subprocess.run(
         [ENVOY, "--mode", "validate", "-c", str(config), "--log-level", "warn"],
         capture_output=True,
