@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import socket
 import urllib.request
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
@@ -119,10 +120,28 @@ class ApiSampler:
         self._latest: Metrics = {}
 
     def _read(self, addr: str) -> dict[str, Reading] | None:
+        """The readings at `addr`, summed over every address its name resolves to (each
+        replica behind a headless Kubernetes Service); None when none answers."""
+        host, _, port = addr.rpartition(":")
         try:
-            return parse(self.read(addr, self.timeout))
-        except (OSError, ValueError):  # down, refusing, or not an exposition
+            found = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+        except (OSError, ValueError):
             return None
+        total: dict[str, Reading] | None = None
+        for ip in dict.fromkeys(info[4][0] for info in found):
+            try:
+                text = self.read(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}", self.timeout)
+                readings = parse(text)
+            except (OSError, ValueError):  # down, refusing, or not an exposition
+                continue
+            total = total or {}
+            for name, reading in readings.items():
+                into = total.setdefault(name, Reading())
+                into.handled += reading.handled
+                into.errors += reading.errors
+                for le, count in reading.buckets.items():
+                    into.buckets[le] += count
+        return total
 
     def sample(self, now: float) -> Metrics:
         """Called from a worker thread (it blocks on the scrapes)."""

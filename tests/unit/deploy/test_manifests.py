@@ -122,7 +122,10 @@ def test_every_grpc_process_runs_its_own_module_listening_on_its_port(manifests)
         container = server(deployments[name])
         assert container["command"] == ["python", "-m", f"services.{MODULES[name]}"]
         assert (ROOT / "services" / MODULES[name] / "__main__.py").is_file()
-        assert container["ports"] == [{"name": "grpc", "containerPort": port}]
+        assert container["ports"] == [
+            {"name": "grpc", "containerPort": port},
+            {"name": "metrics", "containerPort": 9464},
+        ]
         assert env(container)["AIORCH_LISTEN_ADDR"] == f"0.0.0.0:{port}"
 
 
@@ -157,8 +160,10 @@ def test_every_address_a_container_is_given_names_a_service_and_one_of_its_ports
     for deployment in of_kind(manifests, "Deployment").values():
         for container in containers(deployment):
             for key, value in env(container).items():
-                called = re.fullmatch(r"AIORCH_(\w+)_ADDR", key)
-                if not called or called[1] in ("LISTEN", "GATEWAY", "GATEWAY_ADMIN"):
+                # A service's address, or its metrics endpoint's.
+                called = re.fullmatch(r"AIORCH_(\w+?)(?:_METRICS)?_ADDR", key)
+                skipped = ("LISTEN", "METRICS_LISTEN", "GATEWAY", "GATEWAY_ADMIN")
+                if not called or called[1] in skipped:
                     continue
                 host, port = value.rsplit(":", 1)
                 assert host == called[1].lower().replace("_", "-"), key
@@ -246,7 +251,7 @@ def test_the_gateway_renders_its_envoy_config_into_a_volume_envoy_reads(manifest
         m["name"] for m in envoy["volumeMounts"] if Path(config).is_relative_to(m["mountPath"])
     }
     assert shared
-    (port,) = envoy["ports"]
+    port = next(p for p in envoy["ports"] if p["name"] == "http")
     given = env(render_config)
     assert given["AIORCH_GATEWAY_ADDR"] == f"0.0.0.0:{port['containerPort']}"
     # Envoy's admin can stop it: loopback only, reached by the probe from inside the pod.

@@ -52,15 +52,17 @@ def sampler(texts: dict[str, str], window=10.0, every=1.0) -> ApiSampler:
             raise ConnectionRefusedError(addr)
         return texts[addr]
 
-    return ApiSampler({"classifier": "a:1", "embeddings": "b:2"}, window, every, 0.1, read)
+    return ApiSampler(
+        {"classifier": "127.0.0.1:1", "embeddings": "127.0.0.2:2"}, window, every, 0.1, read
+    )
 
 
 def test_the_sampler_reports_figures_over_the_window_and_which_services_answer():
-    texts = {"a:1": EXPOSITION.replace("90.0", "0.0").replace(" 5.0", " 0.0")}
+    texts = {"127.0.0.1:1": EXPOSITION.replace("90.0", "0.0").replace(" 5.0", " 0.0")}
     api = sampler(texts)
     first = api.sample(0.0)
     assert first == {"api.classifier.up": (1.0, "bool"), "api.embeddings.up": (0.0, "bool")}
-    texts["a:1"] = EXPOSITION
+    texts["127.0.0.1:1"] = EXPOSITION
     figures_now = api.sample(10.0)
     assert figures_now["api.classifier.requests"] == (10.0, "requests/s")
     assert figures_now["api.classifier.errors.percent"] == (5.0, "percent")
