@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -139,28 +136,3 @@ def test_analyze_through_the_gateway_finds_speakers_and_action_items(suite):
     assert "Ben" in owners
     bad = suite.request("POST", "/v1/meeting-intel/analyze", {"transcript": "   "})
     assert bad.status == 400 and "transcript" in violations(bad)
-
-
-def test_ctrl_c_stops_every_process_cleanly(suite):
-    """Runs last: it stops the suite as Ctrl-C on `make run` does."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(suite.honcho.pid)], capture_output=True, text=True
-    ).stdout.split()
-    assert len(children) == 7
-    suite.honcho.send_signal(signal.SIGINT)
-    suite.honcho.wait(20)
-    log = suite.log.read_text()
-    for name in (
-        "embeddings",
-        "classifier",
-        "meeting_intel",
-        "monitor",
-        "orchestrator",
-        "gateway",
-        "ready",
-    ):
-        assert f"{name}.1 stopped (rc=0)" in log, log[-3000:]
-    alive = subprocess.run(
-        ["ps", "-o", "pid=", "-p", ",".join(children)], capture_output=True, text=True
-    ).stdout.split()
-    assert alive == []

@@ -1,0 +1,34 @@
+"""`make run` stops as a user stops it: Ctrl-C ends every process cleanly. It has a
+suite of its own, since stopping the shared one would take it from the other tests."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+from .conftest import running_suite
+
+
+def test_ctrl_c_stops_every_process_cleanly(tmp_path):
+    with running_suite(tmp_path) as suite:
+        children = subprocess.run(
+            ["pgrep", "-P", str(suite.honcho.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) == 7
+        suite.honcho.send_signal(signal.SIGINT)
+        suite.honcho.wait(20)
+        log = suite.log.read_text()
+    for name in (
+        "embeddings",
+        "classifier",
+        "meeting_intel",
+        "monitor",
+        "orchestrator",
+        "gateway",
+        "ready",
+    ):
+        assert f"{name}.1 stopped (rc=0)" in log, log[-3000:]
+    alive = subprocess.run(
+        ["ps", "-o", "pid=", "-p", ",".join(children)], capture_output=True, text=True
+    ).stdout.split()
+    assert alive == []
