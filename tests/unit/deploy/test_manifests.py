@@ -82,7 +82,16 @@ def labels(deployment: dict) -> dict[str, str]:
 
 
 def env(container: dict) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container.get("env", [])}
+    """Plain values; one taken from elsewhere (valueFrom) as its source, e.g. the pod name
+    as "fieldRef:metadata.name"."""
+    found = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            found[entry["name"]] = entry["value"]
+        else:
+            ((kind, source),) = entry["valueFrom"].items()
+            found[entry["name"]] = f"{kind}:{source.get('fieldPath') or source.get('key')}"
+    return found
 
 
 def quantity(value: str | int) -> float:
@@ -127,6 +136,14 @@ def test_every_grpc_process_runs_its_own_module_listening_on_its_port(manifests)
             {"name": "metrics", "containerPort": 9464},
         ]
         assert env(container)["AIORCH_LISTEN_ADDR"] == f"0.0.0.0:{port}"
+
+
+def test_a_restarted_orchestrator_takes_over_as_its_pod_within_the_pods_grace(manifests):
+    orchestrator = of_kind(manifests, "Deployment")["orchestrator"]
+    settings = env(server(orchestrator))
+    assert settings["AIORCH_ORCHESTRATOR_NODE"] == "fieldRef:metadata.name"
+    grace = pod(orchestrator)["terminationGracePeriodSeconds"]
+    assert float(settings["AIORCH_GRACE_SECONDS"]) + 5 <= grace
 
 
 def test_every_grpc_process_is_probed_with_the_grpc_health_protocol_on_its_port(manifests):
