@@ -63,7 +63,13 @@ def with_server(env: dict, texts: list[str], seconds: float) -> float:
     server = subprocess.Popen(
         [sys.executable, "-m", "services.embeddings"],
         cwd=PROJECT_ROOT,
-        env=os.environ | env | {"AIORCH_EMBEDDINGS_ADDR": addr, "AIORCH_LOG_LEVEL": "WARNING"},
+        env=os.environ
+        | env
+        | {
+            "AIORCH_EMBEDDINGS_ADDR": addr,
+            "AIORCH_EMBEDDINGS_METRICS_ADDR": free_addr(),
+            "AIORCH_LOG_LEVEL": "WARNING",
+        },
     )
     try:
         asyncio.run(wait_serving(addr, 60))

@@ -54,6 +54,7 @@ CLIENTS = 16
 def start_suite(tmp: Path) -> tuple[Settings, subprocess.Popen]:
     """The local Procfile under honcho, every address on a free port (as tests/e2e does)."""
     env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
+    env |= {f"AIORCH_{name.upper()}_METRICS_ADDR": free_addr() for name in SERVICES}
     env |= {
         "AIORCH_GATEWAY_ADDR": free_addr(),
         "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),

@@ -45,7 +45,13 @@ def tracing(endpoint: str) -> tuple[dict | None, dict | None]:
         },
     }
     cluster = _cluster("otlp", host, port, http2=True)
-    return {"provider": provider}, cluster
+    block = {"provider": provider}
+    # The gateway starts the traces, so the services' parent-based samplers follow its
+    # decision: give it the ratio the OTEL_TRACES_SAMPLER variables ask of them.
+    if os.environ.get("OTEL_TRACES_SAMPLER", "").endswith("traceidratio"):
+        ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
+        block["random_sampling"] = {"value": 100 * min(max(ratio, 0.0), 1.0)}
+    return block, cluster
 
 
 def stats(addr: str, admin: str) -> tuple[dict | None, dict | None]:

@@ -25,11 +25,18 @@ class ReceivedSpan:
 
 
 class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self):
+    def __init__(self, keep: bool = True):
+        self.keep = keep
         self.spans: list[ReceivedSpan] = []
+        self.count = 0
         self._lock = threading.Lock()
 
     def Export(self, request, context):
+        if not self.keep:  # a benchmark's collector: as little work as a real one's share
+            self.count += sum(
+                len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans
+            )
+            return trace_service_pb2.ExportTraceServiceResponse()
         found = []
         for resource_spans in request.resource_spans:
             resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
@@ -48,6 +55,7 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
                     )
         with self._lock:
             self.spans.extend(found)
+            self.count += len(found)
         return trace_service_pb2.ExportTraceServiceResponse()
 
     def wait_for(self, predicate, timeout: float = 15.0) -> list[ReceivedSpan]:
@@ -69,9 +77,9 @@ def _value(value):
 
 
 @contextlib.contextmanager
-def otlp_receiver():
-    """Yields (endpoint URL, receiver)."""
-    receiver = Receiver()
+def otlp_receiver(keep: bool = True):
+    """Yields (endpoint URL, receiver); `keep=False` only counts the spans."""
+    receiver = Receiver(keep)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)
     port = server.add_insecure_port("127.0.0.1:0")

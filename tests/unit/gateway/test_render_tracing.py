@@ -43,7 +43,16 @@ def test_an_endpoint_makes_the_gateway_trace_to_that_collector():
     }
 
 
-def test_envoy_accepts_the_config_with_tracing(tmp_path):
+def test_the_gateway_samples_at_the_ratio_the_services_are_given(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.05")
+    config = yaml.safe_load(render(Settings(), DESCRIPTOR, otlp="http://127.0.0.1:4317"))
+    assert manager(config)["tracing"]["random_sampling"] == {"value": 5.0}
+
+
+def test_envoy_accepts_the_config_with_tracing(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.1")
     config = tmp_path / "envoy.yaml"
     config.write_text(render(Settings(), DESCRIPTOR, otlp="http://127.0.0.1:4317"))
     result = subprocess.run(
