@@ -64,11 +64,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="the CI set, under 3 minutes")
     parser.add_argument("--only", default="", help="run the drills whose name contains this")
+    parser.add_argument("--keep", type=Path, help="keep every process's log in this folder")
     args = parser.parse_args()
     started = time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory(prefix="aiorch-drills-") as tmp:
         folder = Path(tmp)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix="drills-", dir=args.keep.resolve()))
         postgres = Postgres(folder / "postgres")
         postgres.start()
         redis = Redis()

@@ -101,19 +101,31 @@ class Link:
 
     async def call(self, call):
         """The reply of `call` (a call on this link's channel), or Unavailable once the
-        service has been out of reach for too long while the call waited for it."""
-        self.check()
+        service has been out of reach for too long while the call waited for it.
+
+        A grpc.aio call starts when it is made: one that is not awaited to its end must be
+        cancelled, or it waits in the channel and goes out when the service is back (a
+        flood of calls nobody waits for, right when the service restarts)."""
+        try:
+            self.check()
+        except Unavailable:
+            call.cancel()
+            raise
         reply = asyncio.ensure_future(call)
         gave_up = asyncio.ensure_future(self._gave_up.wait())
         try:
             await asyncio.wait({reply, gave_up}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # our own caller was cancelled: so is the call
+            call.cancel()
+            reply.cancel()
+            raise
         finally:
             gave_up.cancel()
-            if not reply.done():  # given up, or our own caller was cancelled
-                reply.cancel()
         if not reply.done():
-            self.check()
-        return await reply
+            call.cancel()
+            reply.cancel()
+            raise Unavailable(f"{self.name} has been unreachable for {self.fail_fast_after:.1f} s")
+        return reply.result()
 
     def saw(self, state: grpc.ChannelConnectivity) -> None:
         if state is grpc.ChannelConnectivity.READY:

@@ -144,6 +144,10 @@ def from_downstream(error: grpc.aio.AioRpcError) -> Exception:
     code = error.code()
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(f"a service this call needs is unavailable: {error.details()}")
+    if code == grpc.StatusCode.CANCELLED:
+        # Not asked for by our caller (its own cancellation never reaches this point): the
+        # call was cut by a service restarting or a connection lost, which a retry mends.
+        return Unavailable("a call to a service this call needs was cut short")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return DeadlineExceeded("the deadline passed while waiting for another service")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

@@ -189,11 +189,12 @@ class Settings(BaseSettings):
     batch_default_parallelism: int = Field(default=4, gt=0)
     batch_max_parallelism: int = Field(default=16, gt=0)
     # Circuit breaker per downstream service: opens after this many consecutive failures,
-    # lets one probe through after breaker_reset_seconds. A call that ran out of time counts
-    # as a failure only if it had at least breaker_min_timeout_seconds (a short client
-    # budget is not the service's fault).
+    # lets one probe through after breaker_reset_seconds (short: a probe is one call, and a
+    # service that recovered must not wait long to be used again). A call that ran out of
+    # time counts as a failure only if it had at least breaker_min_timeout_seconds (a short
+    # client budget is not the service's fault).
     breaker_failures: int = Field(default=5, gt=0)
-    breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    breaker_reset_seconds: float = Field(default=2.0, gt=0)
     breaker_min_timeout_seconds: float = Field(default=1.0, ge=0)
     # Result cache: seconds a result is kept, per workflow type; entries in process (L1);
     # redis_url above adds Redis (L2) under cache_key_prefix.

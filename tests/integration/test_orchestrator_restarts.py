@@ -58,12 +58,17 @@ async def test_a_service_out_of_reach_for_long_fails_fast_then_is_used_again_at_
         started = time.perf_counter()
         failed = (await stub.CreateWorkflow(request(use_cache=False), timeout=10)).workflow
         took = time.perf_counter() - started
+        before = fake.calls["Classify"]
         await start_fakes(stack, fake, addr)
         back_after = await _until_succeeds(stub, 10)
+        await asyncio.sleep(0.3)
+        after = fake.calls["Classify"]
     assert failed.status == pb.WORKFLOW_STATUS_FAILED
     assert "classifier has been unreachable for" in failed.error.message
     assert took < 1.0  # failed fast, not at its deadline
     assert back_after < 2.0  # gRPC's default reconnect backoff would take far longer
+    # The call refused while the service was away never goes out once it is back.
+    assert after - before == 1
 
 
 async def test_a_restart_gives_a_service_whose_breaker_opened_a_fresh_start(tmp_path):
