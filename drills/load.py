@@ -33,7 +33,7 @@ def reason(outcome: Outcome) -> str:
     if outcome.http == 200:
         kind = outcome.status.removeprefix("WORKFLOW_STATUS_")
         return f"{kind}: {re.sub(r'[0-9.]+', 'N', outcome.error)[:70]}"
-    return f"HTTP {outcome.http}: {re.sub(r'[0-9.]+', 'N', outcome.error)[:90]}"
+    return f"HTTP {outcome.http}: {re.sub(r'[0-9.]+', 'N', outcome.error)[:160]}"
 
 
 class Client:

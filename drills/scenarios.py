@@ -62,11 +62,15 @@ class Row:
         for outcome in outcomes:
             self.sent += 1
             if outcome.http == 200 and outcome.status not in FINAL:
-                status = (ended or {}).get(outcome.workflow_id, {}).get("status", "")
+                workflow = (ended or {}).get(outcome.workflow_id, {})
+                status = workflow.get("status", "")
                 if status == "WORKFLOW_STATUS_SUCCEEDED":
                     self.succeeded += 1
                 elif status in FINAL:
-                    self.failed[f"async {status.removeprefix('WORKFLOW_STATUS_')}"] += 1
+                    error = (workflow.get("error") or {}).get("message", "")
+                    self.failed[
+                        f"async {status.removeprefix('WORKFLOW_STATUS_')}: {error[:80]}"
+                    ] += 1
                 else:
                     self.lost += 1
             elif _ok(outcome):

@@ -9,6 +9,7 @@ CancelWorkflow cancels, and with it the workflow's in-flight calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -80,6 +81,9 @@ class Orchestrator:
             settings.max_interruptions,
         )
         self._background: set[asyncio.Task] = set()
+        self._intakes = 0  # requests on their way in (see drain)
+        self._no_intake = asyncio.Event()
+        self._no_intake.set()
 
     @property
     def addrs(self) -> dict[str, str]:
@@ -92,12 +96,18 @@ class Orchestrator:
 
     async def drain(self, grace: float) -> None:
         """Refuses new work; what runs may finish within `grace` less a second, then goes
-        back to PENDING, so that sync callers hear it before the server's drain ends."""
+        back to PENDING, so that sync callers hear it before the server's drain ends.
+
+        The server takes no new call by now, but calls it took just before may still be
+        on their way to the queue: they are let in first, rather than refused."""
 
         def stopping():
             self.executor.stopping = True
 
-        await self.scheduler.stop(max(0.0, grace - 1.0), before_cancel=stopping)
+        deadline = Deadline.within(max(0.0, grace - 1.0))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_intake.wait(), min(0.2, deadline.remaining()))
+        await self.scheduler.stop(deadline.remaining(), before_cancel=stopping)
         for run in list(self.runs.values()):  # queued: still PENDING, and its caller hears so
             self._finish(run)
 
@@ -232,6 +242,16 @@ class Orchestrator:
     async def _accept(self, request, plan: Plan, caller: str, rpc_remaining, feed=True):
         """(run, workflow): run is None when the workflow is already finished (cache hit)
         or was started before (idempotency key)."""
+        self._intakes += 1
+        self._no_intake.clear()
+        try:
+            return await self._intake(request, plan, caller, rpc_remaining, feed)
+        finally:
+            self._intakes -= 1
+            if not self._intakes:
+                self._no_intake.set()
+
+    async def _intake(self, request, plan: Plan, caller: str, rpc_remaining, feed: bool):
         if request.idempotency_key:
             first = await self.store.find(caller, request.idempotency_key)
             if first is not None:
