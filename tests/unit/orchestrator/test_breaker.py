@@ -49,3 +49,15 @@ def test_an_abandoned_probe_lets_the_next_call_probe(clock):
     assert breaker.allow()
     breaker.abandoned()
     assert breaker.allow()
+
+
+def test_a_service_back_since_the_breaker_opened_starts_afresh(clock):
+    breaker = CircuitBreaker(failures=1, reset_seconds=600, clock=clock)
+    reachable_since = clock()
+    clock.advance(1)
+    breaker.failed()
+    breaker.reconnected(reachable_since)  # reachable all along: still broken
+    assert breaker.state is State.OPEN
+    clock.advance(1)
+    breaker.reconnected(clock())  # restarted after it opened
+    assert breaker.state is State.CLOSED and breaker.allow()
