@@ -149,3 +149,9 @@ def test_a_batch_needs_items_within_the_limit_and_a_sane_parallelism(settings):
     batch.max_parallelism = settings.batch_max_parallelism + 1
     with pytest.raises(InvalidInput, match="max_parallelism"):
         validate_batch(batch, settings)
+
+
+def test_an_idempotency_key_with_a_nul_is_the_callers_mistake_not_a_500(settings):
+    request = valid_request()
+    request.idempotency_key = "key\x00with a nul"
+    assert _field(request, settings) == "idempotency_key"
