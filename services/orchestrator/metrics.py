@@ -33,6 +33,10 @@ STEP_RETRIES = Counter(
     "Calls steps made beyond their first, by the service they called.",
     ("service",),
 )
+TAKEOVERS = Counter(
+    "aiorch_orchestrator_takeovers_total",
+    "Workflows a dead orchestrator left that this one ran again or failed.",
+)
 
 _FINAL_STEPS = frozenset(
     {pb.STEP_STATE_SUCCEEDED, pb.STEP_STATE_FAILED}

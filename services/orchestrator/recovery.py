@@ -23,6 +23,7 @@ import grpc
 from google.rpc import status_pb2
 
 from aiorch.v1 import orchestrator_pb2 as pb
+from services.orchestrator import metrics
 from services.orchestrator.executor import now, requeue
 
 log = logging.getLogger("aiorch.recovery")
@@ -77,6 +78,7 @@ class Leases:
             self.orchestrator.resume(workflow, request)
         if taken:
             log.info("claimed orphaned workflows", extra={"count": taken})
+            metrics.TAKEOVERS.inc(taken)
         return taken
 
     async def renew(self) -> None:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 
 from prometheus_client import REGISTRY
 
 from aiorch.v1 import classifier_pb2, orchestrator_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
+from services.common.database import Database
+from services.orchestrator.store import WorkflowStore
+
+from .orchestrator_fakes import (
+    FakeCapabilities,
+    fake_settings,
+    finished,
+    start_fakes,
+    start_orchestrator,
+)
+from .test_orchestrator_recovery import _left_behind
 
 
 def value(name: str, **labels) -> float:
@@ -53,3 +66,17 @@ async def test_queues_breakers_and_cache_are_read_at_scrape_time(suite):
     assert "aiorch_orchestrator_queue_wait_seconds" in names
     assert value("aiorch_orchestrator_breaker_state", service="classifier") == 0  # closed
     assert "aiorch_orchestrator_cache_lookups_total" in names
+
+
+async def test_work_taken_over_from_a_dead_orchestrator_is_counted(tmp_path):
+    before = value("aiorch_orchestrator_takeovers_total")
+    async with contextlib.AsyncExitStack() as stack:
+        settings = fake_settings(tmp_path, await start_fakes(stack, FakeCapabilities()))
+        db = await Database.open(settings.database_url)
+        stack.push_async_callback(db.close)
+        store = await WorkflowStore.open(db)
+        lapsed = int(time.time() * 1000) - 1
+        left = await _left_behind(store, settings, pb.WORKFLOW_STATUS_PENDING, "dead", lapsed)
+        _, stub, _ = await start_orchestrator(stack, settings)
+        assert (await finished(stub, left.workflow_id)).status == pb.WORKFLOW_STATUS_SUCCEEDED
+    assert value("aiorch_orchestrator_takeovers_total") == before + 1
