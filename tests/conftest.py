@@ -32,9 +32,10 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_url():
-    """A schema of its own in the test PostgreSQL, dropped afterwards.
+    """A schema of the test's own in the test PostgreSQL, dropped afterwards: no test sees
+    another's rows (an orchestrator claims every lapsed workflow it finds).
 
     CI runs PostgreSQL, so there a missing server fails the run; on a laptop without
     one these tests skip."""

@@ -90,13 +90,19 @@ Ctrl-C stops everything.
 
 async def main() -> None:
     started = time.monotonic()
-    settings = get_settings()
-    await wait_suite(settings)
-    print(banner(settings, time.monotonic() - started), flush=True)
+    # Stopped at any moment (Ctrl-C while the suite comes up) it still exits 0.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    settings = get_settings()
+    waiting = asyncio.ensure_future(wait_suite(settings))
+    await asyncio.wait({waiting, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")
+    if waiting.done():
+        waiting.result()  # a suite that did not come up is an error
+        print(banner(settings, time.monotonic() - started), flush=True)
+    else:
+        waiting.cancel()
     await stop.wait()
 
 

@@ -18,6 +18,11 @@ def _ms(seconds_from_now: float) -> int:
     return int((time.time() + seconds_from_now) * 1000)
 
 
+def _mine(claimed, *workflow_ids):
+    """The claimed rows of this test (the store's schema is shared by the session)."""
+    return [row for row in claimed if row[0].workflow_id in workflow_ids]
+
+
 @pytest.fixture
 async def store(database_url):
     db = await Database.open(database_url)
@@ -38,7 +43,7 @@ async def test_a_stored_workflow_comes_back_as_it_was_updated(store, request):
 async def test_only_the_lease_holder_writes_a_running_workflow(store, request):
     workflow_id = request.node.name
     await store.insert(_workflow(workflow_id), owner="old", lease_until=_ms(-1))
-    [(claimed, _, _)] = await store.claim_orphans("new", "", _ms(0), _ms(5))
+    [(claimed, _, _)] = _mine(await store.claim_orphans("new", "", _ms(0), _ms(5)), workflow_id)
     assert claimed.workflow_id == workflow_id
     stale = _workflow(workflow_id, pb.WORKFLOW_STATUS_SUCCEEDED)
     assert not await store.update(stale, "2026-01-01T00:00:00Z", "old")
@@ -62,20 +67,22 @@ async def test_renew_extends_only_what_runs_and_names_what_is_no_longer_held(sto
     assert lost == {taken}
     # `idle` is not renewed: nothing runs it here, so its lease lapses and another takes it.
     claimed = await store.claim_orphans("third", "", _ms(0), _ms(5))
-    assert [w.workflow_id for w, _, _ in claimed] == [idle]
+    assert [w.workflow_id for w, _, _ in _mine(claimed, mine, idle, taken)] == [idle]
 
 
 async def test_a_restarted_node_claims_what_its_earlier_life_left_at_once(store, request):
     workflow_id = request.node.name
     running = _workflow(workflow_id, pb.WORKFLOW_STATUS_RUNNING)
-    await store.insert(running, owner="pod-a/life1", lease_until=_ms(60))
-    await store.insert(_workflow(f"{workflow_id}-b"), owner="pod-b/life1", lease_until=_ms(60))
-    claimed = await store.claim_orphans("pod-a/life2", "pod-a", _ms(0), _ms(5))
-    assert [(w.workflow_id, n) for w, _, n in claimed] == [(workflow_id, 1)]
+    node, other = f"{workflow_id}-pod-a", f"{workflow_id}-pod-b"
+    await store.insert(running, owner=f"{node}/life1", lease_until=_ms(60))
+    await store.insert(_workflow(f"{workflow_id}-b"), owner=f"{other}/life1", lease_until=_ms(60))
+    claimed = await store.claim_orphans(f"{node}/life2", node, _ms(0), _ms(5))
+    mine = _mine(claimed, workflow_id, f"{workflow_id}-b")
+    assert [(w.workflow_id, n) for w, _, n in mine] == [(workflow_id, 1)]
     # A RUNNING workflow claimed again counts one more interruption; its own node's later
     # lives see the count grow.
-    claimed = await store.claim_orphans("pod-a/life3", "pod-a", _ms(0), _ms(5))
-    assert [n for _, _, n in claimed] == [2]
+    claimed = await store.claim_orphans(f"{node}/life3", node, _ms(0), _ms(5))
+    assert [n for _, _, n in _mine(claimed, workflow_id)] == [2]
 
 
 async def test_a_nul_in_a_stored_text_is_the_callers_mistake(store):
