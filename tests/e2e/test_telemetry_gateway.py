@@ -118,7 +118,7 @@ def prometheus(traced, tmp_path_factory):
     binary = shutil.which("prometheus")
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("no prometheus binary: .ci/run installs the Debian package")
+            pytest.fail("no prometheus binary: make test installs the Debian package")
         pytest.skip("no prometheus binary (Debian package prometheus)")
     suite, _ = traced
     home = tmp_path_factory.mktemp("prometheus")
