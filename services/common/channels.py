@@ -88,7 +88,8 @@ class Link:
         self.clock = clock
         self.down_since: float | None = None
         self.ready_at = 0.0
-        self._gave_up = asyncio.Event()
+        self._waiting: set = set()  # calls in flight, which give-up cancels
+        self._abandoned: set = set()
         self._task = asyncio.create_task(self._watch())
 
     def check(self) -> None:
@@ -111,35 +112,35 @@ class Link:
         except Unavailable:
             call.cancel()
             raise
-        reply = asyncio.ensure_future(call)
-        gave_up = asyncio.ensure_future(self._gave_up.wait())
+        self._waiting.add(call)
         try:
-            await asyncio.wait({reply, gave_up}, return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # our own caller was cancelled: so is the call
-            call.cancel()
-            reply.cancel()
+            return await call
+        except (asyncio.CancelledError, grpc.aio.AioRpcError):
+            if call in self._abandoned:
+                raise Unavailable(
+                    f"{self.name} has been unreachable for {self.fail_fast_after:.1f} s"
+                ) from None
             raise
         finally:
-            gave_up.cancel()
-        if not reply.done():
-            call.cancel()
-            reply.cancel()
-            raise Unavailable(f"{self.name} has been unreachable for {self.fail_fast_after:.1f} s")
-        return reply.result()
+            self._waiting.discard(call)
+            self._abandoned.discard(call)
 
     def saw(self, state: grpc.ChannelConnectivity) -> None:
         if state is grpc.ChannelConnectivity.READY:
             if self.down_since is not None or not self.ready_at:
                 self.ready_at = self.clock()
             self.down_since = None
-            self._gave_up.clear()
         elif state is grpc.ChannelConnectivity.TRANSIENT_FAILURE and self.down_since is None:
             self.down_since = since = self.clock()
             asyncio.get_running_loop().call_later(self.fail_fast_after, self._give_up, since)
 
     def _give_up(self, since: float) -> None:
-        if self.down_since == since:  # down all along since then
-            self._gave_up.set()
+        """Down all along since `since`: the calls still waiting for the service end."""
+        if self.down_since != since:
+            return
+        for call in self._waiting:
+            self._abandoned.add(call)
+            call.cancel()
 
     async def _watch(self) -> None:
         while True:
