@@ -27,6 +27,7 @@ import aiosqlite
 from services.common.errors import InvalidInput, Unavailable
 
 _PLACEHOLDER = re.compile(r"\$\d+")
+_MIGRATIONS_LOCK = zlib.crc32(b"aiorch schema_migrations")
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,17 @@ class Database:
 
     async def migrate(self, component: str, migrations: Sequence[str]) -> None:
         """Applies the statements of `component` not applied yet, in order, once."""
-        await self.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " component TEXT NOT NULL, version INTEGER NOT NULL,"
-            " PRIMARY KEY (component, version))"
-        )
         async with self.transaction() as tx:
             if self.dialect == "postgresql":
-                # Replicas starting together must not apply the same migration twice.
-                await tx.execute("SELECT pg_advisory_xact_lock($1)", zlib.crc32(component.encode()))
+                # Replicas starting together must not apply the same migration twice, nor
+                # create the bookkeeping table twice (CREATE TABLE IF NOT EXISTS is not safe
+                # against a concurrent one): one lock for every component's migrations.
+                await tx.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATIONS_LOCK)
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " component TEXT NOT NULL, version INTEGER NOT NULL,"
+                " PRIMARY KEY (component, version))"
+            )
             applied = await tx.fetchval(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1",
                 component,
