@@ -53,6 +53,8 @@ $(VENV)/.stamp: pyproject.toml $(LLAMA_STAMP)
 # is built, so its wheel needs no make; installed editable here for the tests.
 $(CLIENT_STAMP): $(PROTOS) clients/python/pyproject.toml clients/python/setup.py \
 		clients/python/generate.py $(VENV)/.stamp
+	# An editable install runs no build step: generate the code first.
+	$(PY) clients/python/generate.py
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e clients/python
 	touch $@
 
