@@ -7,54 +7,79 @@ from services.common import caller
 from services.common.errors import InvalidInput, PermissionDenied, Unauthenticated
 
 
-def _user_id(metadata):
+def _in_call(metadata, ask):
     """As in a call: a fresh context, set from the metadata, then asked."""
 
     def run():
         caller.set_from_metadata(metadata)
-        return caller.user_id()
+        return ask()
 
     return contextvars.copy_context().run(run)
 
 
 def test_the_user_id_comes_from_the_x_user_id_header():
-    assert _user_id([("user-agent", "x"), ("x-user-id", " alice ")]) == "alice"
+    assert _in_call([("user-agent", "x"), ("x-user-id", " alice ")], caller.user_id) == "alice"
 
 
-@pytest.mark.parametrize("metadata", [None, [], [("x-user-id", "  ")], [("authorization", "t")]])
+@pytest.mark.parametrize(
+    "metadata",
+    [None, [], [("x-user-id", "  ")], [("authorization", "t")], [("x-user-roles", "admin")]],
+)
 def test_no_user_id_is_unauthenticated(metadata):
     with pytest.raises(Unauthenticated) as caught:
-        _user_id(metadata)
+        _in_call(metadata, caller.user_id)
     assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_two_user_ids_name_nobody():
+    with pytest.raises(Unauthenticated):
+        _in_call([("x-user-id", "alice"), ("x-user-id", "bob")], caller.user_id)
 
 
 def test_an_overlong_user_id_is_invalid_naming_the_header():
     with pytest.raises(InvalidInput) as caught:
-        _user_id([("x-user-id", "u" * 257)])
+        _in_call([("x-user-id", "u" * 257)], caller.user_id)
     assert caught.value.violations[0].field == "x-user-id"
 
 
-def test_a_default_stands_in_for_a_missing_user_id():
-    def run():
-        caller.set_from_metadata([])
-        return caller.user_id(default="anonymous")
-
-    assert contextvars.copy_context().run(run) == "anonymous"
-
-
-@pytest.mark.parametrize(("configured", "sent"), [("", ""), ("", "x"), ("secret", "wrong")])
-def test_admin_rpcs_need_the_configured_token_and_none_configured_refuses_all(configured, sent):
-    def run():
-        caller.set_from_metadata([("x-admin-token", sent)])
-        caller.require_admin(configured)
-
-    with pytest.raises(PermissionDenied):
-        contextvars.copy_context().run(run)
+@pytest.mark.parametrize("roles", ["admin", "user,admin", "user admin", " admin , x"])
+def test_the_admin_role_in_the_roles_header_makes_an_admin(roles):
+    metadata = [("x-user-id", "alice"), ("x-user-roles", roles)]
+    assert _in_call(metadata, caller.is_admin)
+    assert _in_call(metadata, caller.reader) is None
+    assert _in_call(metadata, lambda: caller.may_read("bob"))
+    _in_call(metadata, caller.require_admin)
 
 
-def test_the_right_admin_token_is_accepted():
-    def run():
-        caller.set_from_metadata([("x-admin-token", "secret")])
-        caller.require_admin("secret")
+@pytest.mark.parametrize("roles", [None, "", "user", "administrator", "Admin", "user,admins"])
+def test_without_the_admin_role_admin_calls_are_denied(roles):
+    metadata = [("x-user-id", "alice")] + ([("x-user-roles", roles)] if roles is not None else [])
+    assert not _in_call(metadata, caller.is_admin)
+    with pytest.raises(PermissionDenied) as caught:
+        _in_call(metadata, caller.require_admin)
+    assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
 
-    contextvars.copy_context().run(run)
+
+def test_a_user_reads_only_their_own_records():
+    metadata = [("x-user-id", "alice"), ("x-user-roles", "user")]
+    assert _in_call(metadata, caller.reader) == "alice"
+    assert _in_call(metadata, lambda: caller.may_read("alice"))
+    assert not _in_call(metadata, lambda: caller.may_read("bob"))
+    assert not _in_call(metadata, lambda: caller.may_read(""))
+
+
+def test_reading_without_a_caller_is_unauthenticated():
+    with pytest.raises(Unauthenticated):
+        _in_call([], caller.reader)
+
+
+def test_too_many_roles_are_invalid():
+    roles = ",".join(f"r{i}" for i in range(caller.MAX_ROLES + 1))
+    with pytest.raises(InvalidInput) as caught:
+        _in_call([("x-user-id", "a"), ("x-user-roles", roles)], caller.is_admin)
+    assert caught.value.violations[0].field == "x-user-roles"
+
+
+def test_calls_do_not_see_each_others_caller():
+    _in_call([("x-user-id", "alice"), ("x-user-roles", "admin")], caller.user_id)
+    assert caller.current() == caller.Caller()
