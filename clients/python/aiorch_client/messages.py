@@ -47,7 +47,8 @@ def workflow_request(
     )
     if transcript_file is not None:
         parsed = transcripts.request_from_file(transcript_file, meeting_date)
-        given.text, given.segments[:] = parsed.transcript, parsed.segments
+        given.text = parsed.transcript
+        given.segments.extend(parsed.segments)  # upb's repeated fields take no slice assignment
     request = orchestrator.CreateWorkflowRequest(
         type=type_or_request,
         input=given,
