@@ -51,7 +51,8 @@ class Caller:
         return ADMIN_ROLE in self.roles
 
 
-_caller: ContextVar[Caller] = ContextVar("aiorch_caller", default=Caller())
+NOBODY = Caller()
+_caller: ContextVar[Caller | None] = ContextVar("aiorch_caller", default=None)
 
 
 def _values(metadata, name: str) -> list[str]:
@@ -81,25 +82,28 @@ def set_from_metadata(metadata) -> None:
 
 
 def current() -> Caller:
-    return _caller.get()
+    return _caller.get() or NOBODY
 
 
 def user_id(default: str | None = None) -> str:
     """The verified caller's id. Without one: `default` if given, else the call is refused.
     Never pass a shared default for anything keyed by caller (idempotency keys, ownership):
     callers nobody vouched for would share it."""
-    value = _caller.get().user_id
+    value = current().user_id
     if len(value) > MAX_USER_ID_CHARS:
         raise InvalidInput(USER_HEADER, f"longer than {MAX_USER_ID_CHARS} characters")
     if value:
         return value
     if default is None:
-        raise Unauthenticated("no verified caller: send a bearer token through the gateway")
+        raise Unauthenticated(
+            f"no verified caller: a bearer token through the gateway, or {USER_HEADER} from"
+            " a backend inside the cluster"
+        )
     return default
 
 
 def roles() -> frozenset[str]:
-    found = _caller.get().roles
+    found = current().roles
     if len(found) > MAX_ROLES:
         raise InvalidInput(ROLES_HEADER, f"more than {MAX_ROLES} roles")
     return found

@@ -7,12 +7,28 @@ into a status the client can read field by field (`rpc_status.from_call`).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+# What a client may read of any message: bounded (an error must never echo a huge input
+# back; grpc-message travels as a header) and without network addresses of our own.
+MAX_MESSAGE_CHARS = 1000
+MAX_REASON_CHARS = 300
+_ADDRESS = re.compile(
+    r"(?:ipv[46]:|unix:)\S+|\[[0-9A-Fa-f]*:[0-9A-Fa-f:.]*\](?::\d+)?"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
+)
+
+
+def public_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` as a client may see it: addresses replaced, cut to `limit` characters."""
+    text = _ADDRESS.sub("<address>", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -27,7 +43,7 @@ class DomainError(Exception):
     code = grpc.StatusCode.INTERNAL
 
     def status(self) -> status_pb2.Status:
-        return status_pb2.Status(code=self.code.value[0], message=str(self))
+        return status_pb2.Status(code=self.code.value[0], message=public_text(str(self)))
 
     def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
         """Metadata sent with the status besides its details."""
@@ -52,7 +68,10 @@ class InvalidInput(DomainError):
     def status(self) -> status_pb2.Status:
         details = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.reason)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field[:MAX_REASON_CHARS],
+                    description=public_text(v.reason, MAX_REASON_CHARS),
+                )
                 for v in self.violations
             ]
         )

@@ -81,6 +81,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         return pb.GetMetricsSummaryResponse(summaries=summaries)
 
     async def Optimize(self, request, context):
+        caller.require_admin()  # advice about the hosts is for operators
         found = recommend(
             self.history,
             self.alerts,
@@ -101,6 +102,9 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
     async def GetActivitySummary(self, request, context):
         retention = self.settings.activity_retention_days * 86400.0
         window = validation.seconds(request, "window", DEFAULT_ACTIVITY_WINDOW, retention)
+        # A user reads their own summary; everyone's (no user_id) or another's needs admin.
+        if request.user_id != caller.user_id():
+            caller.require_admin()
         now = self.clock()
         summary = await self.activity.summary(request.user_id or None, now - window, now)
         return messages.activity_summary(summary)

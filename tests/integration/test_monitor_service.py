@@ -21,6 +21,7 @@ from .conftest import start_service
 
 INTERVAL = 0.05
 USER = [("x-user-id", "integration-user")]
+ADMIN = [("x-user-id", "integration-admin"), ("x-user-roles", "admin")]
 
 
 def closed_addr() -> str:
@@ -137,8 +138,14 @@ async def test_the_firing_alert_is_listed_with_its_timestamps(monitor):
     assert "cpu.percent" in cpu.message
 
 
+async def test_optimize_is_for_admins_only(monitor):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await monitor.Optimize(pb.MonitorServiceOptimizeRequest(), timeout=5, metadata=USER)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 async def test_optimize_gives_recommendations_with_their_figures(monitor):
-    reply = await monitor.Optimize(pb.MonitorServiceOptimizeRequest(), timeout=5)
+    reply = await monitor.Optimize(pb.MonitorServiceOptimizeRequest(), timeout=5, metadata=ADMIN)
     assert reply.recommendations
     for recommendation in reply.recommendations:
         assert recommendation.title and recommendation.detail and recommendation.figures
@@ -223,16 +230,23 @@ async def test_activity_is_tracked_and_summarised_on_each_store(settings, databa
             request.metadata.update({"words": 12})
             reply = await stub.TrackActivity(request, timeout=5, metadata=user)
             assert len(reply.activity_id) == 36
-        summary = await stub.GetActivitySummary(
-            pb.GetActivitySummaryRequest(user_id=user[0][1], window=seconds(3600)), timeout=5
-        )
+        own = pb.GetActivitySummaryRequest(user_id=user[0][1], window=seconds(3600))
+        summary = await stub.GetActivitySummary(own, timeout=5, metadata=user)
         assert {c.name: c.count for c in summary.by_type} == {
             "workflow_created": 2,
             "result_viewed": 1,
         }
         assert [(c.name, c.count) for c in summary.by_feature] == [("classification", 2)]
         assert (summary.total, summary.sessions, summary.active_days) == (3, 2, 1)
-        everyone = await stub.GetActivitySummary(pb.GetActivitySummaryRequest(), timeout=5)
+        # Another user's summary, or everyone's, is for admins only.
+        for request in (own, pb.GetActivitySummaryRequest()):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetActivitySummary(request, timeout=5, metadata=USER)
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert (await stub.GetActivitySummary(own, timeout=5, metadata=ADMIN)).total == 3
+        everyone = await stub.GetActivitySummary(
+            pb.GetActivitySummaryRequest(), timeout=5, metadata=ADMIN
+        )
         assert everyone.total >= 3
 
 
