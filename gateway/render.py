@@ -150,6 +150,10 @@ def render(settings: Settings, descriptor: Path, otlp: str | None = None) -> str
         values[f"{name}_port"] = str(port)
     # Envoy resolves a relative path against its own working directory, not ours.
     values["descriptor"] = json.dumps(str(Path(descriptor).resolve()))
+    # GET /v1/openapi.json serves the OpenAPI document of this descriptor set, inline.
+    from gateway.openapi import document
+
+    values["openapi"] = json.dumps(json.dumps(document(Path(descriptor)), separators=(",", ":")))
     # JSON is YAML: the blocks go in as flow mappings, whatever the indentation around.
     block, cluster = tracing(otlp_endpoint() if otlp is None else otlp)
     values["tracing"] = json.dumps(block)
