@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.orchestrator import overhead, start_suite, texts, throughput
 from services.common.settings import PROJECT_ROOT
-from services.orchestrator.stats import percentile
+from services.common.advice import percentile
 from tests.otlp_receiver import otlp_receiver
 
 OTEL = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.common.advice import percentile
 from services.common.errors import InvalidInput, Violation
 
 MAX_NAME_CHARS = 200
@@ -124,7 +125,7 @@ class History:
         unit = self.units[name]
         if not len(values):
             return Summary(name, unit, 0)
-        p50, p95 = np.percentile(values, [50, 95])
+        p50, p95 = percentile(values, 50), percentile(values, 95)
         return Summary(
             name,
             unit,

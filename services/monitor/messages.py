@@ -12,18 +12,12 @@ from services.monitor.activity import ActivitySummary
 from services.monitor.alerts import Alert, Level
 from services.monitor.health import Health, State
 from services.monitor.history import Series, Summary
-from services.monitor.recommendations import Recommendation, Severity
 from services.monitor.recorder import Sample
 
 _STATES = {
     State.HEALTHY: pb.HEALTH_STATE_HEALTHY,
     State.DEGRADED: pb.HEALTH_STATE_DEGRADED,
     State.UNHEALTHY: pb.HEALTH_STATE_UNHEALTHY,
-}
-_SEVERITIES = {
-    Severity.INFO: common_pb2.SEVERITY_INFO,
-    Severity.WARNING: common_pb2.SEVERITY_WARNING,
-    Severity.CRITICAL: common_pb2.SEVERITY_CRITICAL,
 }
 _LEVELS = {Level.WARNING: common_pb2.SEVERITY_WARNING, Level.CRITICAL: common_pb2.SEVERITY_CRITICAL}
 
@@ -83,15 +77,6 @@ def summary(value: Summary) -> pb.MetricSummary:
         p95=value.p95,
         max=value.max,
         samples=value.samples,
-    )
-
-
-def recommendation(value: Recommendation) -> common_pb2.Recommendation:
-    return common_pb2.Recommendation(
-        title=value.title,
-        detail=value.detail,
-        severity=_SEVERITIES[value.severity],
-        figures=[common_pb2.Figure(name=f.name, value=f.value, unit=f.unit) for f in value.figures],
     )
 
 

@@ -8,36 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
+from services.common.advice import CRITICAL, INFO, WARNING, Figure, Recommendation, ranked
 from services.monitor.alerts import AlertBook, Threshold
 from services.monitor.history import History, Summary
 
 MIN_SAMPLES = 10
 MIB = 1024 * 1024
-
-
-class Severity(IntEnum):
-    INFO = 1
-    WARNING = 2
-    CRITICAL = 3
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    value: float
-    unit: str
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    title: str
-    detail: str
-    severity: Severity
-    figures: tuple[Figure, ...]
 
 
 @dataclass(frozen=True)
@@ -48,12 +27,12 @@ class Context:
     start: float
     minutes: float
 
-    def level(self, metric: str, value: float) -> Severity | None:
+    def level(self, metric: str, value: float) -> int | None:
         """Severity of `value` against the metric's alert threshold, if it reaches one."""
         threshold: Threshold | None = self.alerts.threshold_for(metric)
         if threshold is None or value < threshold.warning:
             return None
-        return Severity.CRITICAL if value >= threshold.critical else Severity.WARNING
+        return CRITICAL if value >= threshold.critical else WARNING
 
     def summary(self, name: str) -> Summary | None:
         """The metric over the window; None when it has no samples there."""
@@ -78,14 +57,14 @@ def recommend(
             Recommendation(
                 "Too little history to judge yet",
                 f"{samples} samples so far; recommendations need at least {MIN_SAMPLES}.",
-                Severity.INFO,
+                INFO,
                 (Figure("samples", samples, "count"),),
             )
         ]
     found = [r for rule in RULES if (r := rule(ctx)) is not None]
     if not found:
         found = [_all_clear(ctx)]
-    return sorted(found, key=lambda r: -r.severity)
+    return ranked(found)
 
 
 def _cpu(ctx: Context) -> Recommendation | None:
@@ -126,7 +105,7 @@ def _hot_core(ctx: Context) -> Recommendation | None:
         "One core is saturated while the others have room",
         f"{hottest} averaged {averages[hottest]:.0f}% against {overall:.0f}% for the host: a"
         " single-threaded process is the bottleneck. Give it more workers or replicas.",
-        Severity.WARNING,
+        WARNING,
         (
             Figure(f"{hottest}.avg", averages[hottest], "percent"),
             Figure("cpu.percent.avg", overall, "percent"),
@@ -142,7 +121,7 @@ def _load(ctx: Context) -> Recommendation | None:
         "More runnable tasks than cores",
         f"The 1-minute load reached {load.p95:.1f} (p95) on {ctx.cores} cores: work waits for"
         " CPU. Reduce concurrency or add cores.",
-        Severity.WARNING,
+        WARNING,
         (
             Figure("load.1m.p95", load.p95, "tasks"),
             Figure("cpu.cores", ctx.cores, "count"),
@@ -183,7 +162,7 @@ def _swap(ctx: Context) -> Recommendation | None:
         "The host has started swapping",
         f"Swap in use grew by {growth / MIB:.0f} MiB in the last {ctx.minutes:.0f} min; swapped"
         " services answer slowly. Add memory or run fewer processes here.",
-        Severity.WARNING,
+        WARNING,
         (Figure("swap.used.growth", growth, "bytes"), Figure("swap.used", used[-1], "bytes")),
     )
 
@@ -209,7 +188,7 @@ def _mount(ctx: Context, name: str) -> Recommendation | None:
             Figure(f"disk.{mount}.hours_to_full", hours, "hours"),
         ]
         if hours < 24:
-            by_rate = Severity.CRITICAL if hours < 6 else Severity.WARNING
+            by_rate = CRITICAL if hours < 6 else WARNING
             severity = max(severity or by_rate, by_rate)
             detail += f" At the rate of the last {ctx.minutes:.0f} min it is full in {hours:.1f} h."
     if severity is None:
@@ -247,7 +226,7 @@ def _process_growth(ctx: Context) -> Recommendation | None:
             f"Its resident memory went from {early / MIB:.0f} MiB to {late / MIB:.0f} MiB over"
             f" {(times[-1] - times[0]) / 60:.0f} min without falling back: look for a leak or"
             " an unbounded cache.",
-            Severity.WARNING,
+            WARNING,
             (Figure(f"{name}.early", early, "bytes"), Figure(f"{name}.late", late, "bytes")),
         )
     return None
@@ -261,7 +240,7 @@ def _network_errors(ctx: Context) -> Recommendation | None:
         "Network packets in error",
         f"Up to {errors.max:.2f}% of packets were in error (average {errors.avg:.3f}%): check"
         " the interface, its driver and the link.",
-        ctx.level("net.errors.percent", errors.avg) or Severity.INFO,
+        ctx.level("net.errors.percent", errors.avg) or INFO,
         (
             Figure("net.errors.percent.max", errors.max, "percent"),
             Figure("net.errors.percent.avg", errors.avg, "percent"),
@@ -279,7 +258,7 @@ def _all_clear(ctx: Context) -> Recommendation:
         "No change needed",
         f"Over the last {ctx.minutes:.0f} min CPU, memory, disks and network stayed below"
         " their warning thresholds.",
-        Severity.INFO,
+        INFO,
         tuple(figures),
     )
 

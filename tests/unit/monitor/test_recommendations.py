@@ -1,8 +1,9 @@
 import pytest
 
+from services.common.advice import CRITICAL, INFO
 from services.monitor.alerts import AlertBook, Threshold
 from services.monitor.history import History
-from services.monitor.recommendations import Severity, recommend
+from services.monitor.recommendations import recommend
 
 ALERTS = AlertBook(
     [
@@ -51,7 +52,7 @@ def test_too_little_history_says_so_with_the_sample_count():
 def test_a_quiet_host_needs_no_change_and_shows_what_was_checked():
     history, now = history_of(5)
     [only] = recommend(history, ALERTS, 4, now, 3600)
-    assert only.title == "No change needed" and only.severity == Severity.INFO
+    assert only.title == "No change needed" and only.severity == INFO
     assert figures(only) == {
         "cpu.percent.p95": 20,
         "memory.percent.p95": 40,
@@ -69,7 +70,7 @@ def test_sustained_high_cpu_recommends_more_cpu_naming_the_busiest_service():
         },
     )
     first = recommend(history, ALERTS, 2, now, 3600)[0]
-    assert first.severity == Severity.CRITICAL and first.title.startswith("Add CPU")
+    assert first.severity == CRITICAL and first.title.startswith("Add CPU")
     assert figures(first)["cpu.percent.p95"] == 97
     assert figures(first)["process.embeddings.cpu.avg"] == 150
     assert "embeddings" in first.detail
@@ -84,7 +85,7 @@ def test_a_disk_filling_within_hours_is_critical_with_its_rate_and_time_to_full(
         },
     )
     [first] = [r for r in recommend(history, ALERTS, 4, now, 3600) if "/" in r.title]
-    assert first.severity == Severity.CRITICAL and first.title == "Free space on /"
+    assert first.severity == CRITICAL and first.title == "Free space on /"
     found = figures(first)
     assert found["disk./.growth"] == pytest.approx(1_000_000)
     free_now = 10 * GIB - 599 * 1_000_000
