@@ -2,16 +2,15 @@
 
 from aiorch.v1 import orchestrator_pb2_grpc
 from services.common.server import Service, run
-from services.orchestrator.servicer import OrchestratorServicer
 from services.orchestrator.wiring import open_orchestrator
 
 
 async def build(settings, stack):
-    orchestrator = await open_orchestrator(settings, stack)
+    servicer, orchestrator = await open_orchestrator(settings, stack)
     return [
         Service(
             "aiorch.v1.OrchestratorService",
-            OrchestratorServicer(orchestrator, settings),
+            servicer,
             orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server,
             drain=orchestrator.drain,
         )

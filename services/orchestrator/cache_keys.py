@@ -1,8 +1,10 @@
 """The cache key of a workflow request: what it asks and what would compute it.
 
-SHA-256 over the type, the normalised input, the sorted outputs, and the version of every
-backend and model the type's steps go through, so a new model or a new release of aiorch
-never serves a result computed by the old one.
+SHA-256 over the type, the normalised input, the sorted outputs, the aiorch release, and
+the model each called service reported in its last reply (`model`), so a new model or a
+new release never serves a result computed by the old one. The models come from the
+services themselves, never from the orchestrator's settings: a service reconfigured on its
+own (a new backend, a new model) says so in its next reply.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from functools import lru_cache
 from importlib import metadata
 
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.common.settings import Settings
-from services.orchestrator.workflows import WorkflowSpec
+from services.orchestrator.workflows import WORKFLOWS, WorkflowSpec
 
 
 @lru_cache
@@ -26,34 +27,55 @@ def _release() -> str:
         return "unknown"
 
 
-def backend_versions(settings: Settings) -> dict[str, str]:
-    """Service -> what computes its results: backend, model and their settings."""
-    embeddings = (
-        f"openai:{settings.openai_embeddings_model}"
-        if settings.embeddings_backend == "openai"
-        else f"local:{settings.embeddings_model_path or 'minilm-int8'}"
-        f":{settings.embeddings_max_tokens}"
-    )
+class Keys:
+    """Cache keys of requests, under the model each downstream service last reported, for
+    as long as its connection lasts. A service that reconnected (restarted, perhaps
+    reconfigured) is unknown again until it replies: a key through an unknown service
+    finds nothing in the cache (nothing is ever stored under it) but still lets identical
+    requests in flight share one computation, which goes to the service as it is now.
+    Results are stored under the models their replies named (`known`).
 
-    def chat_or_local(backend: str) -> str:
-        # The local backends of classifier and meeting_intel compute from embeddings.
-        if backend == "openai":
-            # The chunk size changes what the model is shown, and so its results.
-            return f"openai:{settings.openai_chat_model}:{settings.openai_max_input_chars}"
-        return f"local+{embeddings}"
+    `ready_at(service)` is when the service's connection last became ready (Link.ready_at).
+    """
 
-    return {
-        "embeddings": embeddings,
-        "classifier": chat_or_local(settings.classifier_backend),
-        "meeting_intel": chat_or_local(settings.meeting_intel_backend),
-    }
+    UNKNOWN = "?"  # the model of a service that has not replied since it (re)connected
+
+    def __init__(self, ready_at):
+        self._ready_at = ready_at
+        self._known: dict[str, tuple[str, float | None]] = {}
+
+    def learn(self, service: str, model: str) -> None:
+        self._known[service] = (model, self._ready_at(service))
+
+    def of(
+        self, workflow: pb.Workflow, request: pb.CreateWorkflowRequest, known: bool = False
+    ) -> str | None:
+        """The key of `workflow` (made from `request`); None when the request must not be
+        cached, or, with `known`, when a model is unknown."""
+        if request.HasField("use_cache") and not request.use_cache:
+            return None
+        models = {}
+        for service in called_services(workflow):
+            model, since = self._known.get(service, (self.UNKNOWN, None))
+            if since is None or since != self._ready_at(service):
+                if known:
+                    return None
+                model = self.UNKNOWN
+            models[service] = model
+        spec = WORKFLOWS[workflow.type]
+        return cache_key(spec, request.input, list(workflow.expected_outputs), models)
+
+
+def called_services(workflow: pb.Workflow) -> list[str]:
+    """The services a workflow's asked steps call."""
+    return sorted({s.service for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED})
 
 
 def cache_key(
     spec: WorkflowSpec,
     given: pb.WorkflowInput,
     outputs: list[str],
-    versions: dict[str, str],
+    models: dict[str, str],
 ) -> str:
     """`<type>:<sha256 hex>`: the type stays readable for invalidation by pattern."""
     normal = pb.WorkflowInput()
@@ -61,11 +83,10 @@ def cache_key(
     normal.text = unicodedata.normalize("NFC", given.text).strip()
     for segment in normal.segments:
         segment.text = unicodedata.normalize("NFC", segment.text).strip()
-    involved = {s: versions.get(s, "") for s in spec.services}
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
-            [spec.name, sorted(outputs), sorted(involved.items()), _release()],
+            [spec.name, sorted(outputs), sorted(models.items()), _release()],
             separators=(",", ":"),
         ).encode()
     )

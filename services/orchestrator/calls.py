@@ -1,7 +1,12 @@
-"""The request each step's RPC is called with, from the workflow's input, and where its
+"""What each RPC a step may name is called with, from the workflow's input, and where its
 reply goes in the workflow's result."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
 
 from aiorch.v1 import classifier_pb2, embeddings_pb2, meeting_intel_pb2
 from aiorch.v1 import orchestrator_pb2 as pb
@@ -17,11 +22,11 @@ def document_text(given: pb.WorkflowInput, max_chars: int) -> str:
     return text[:max_chars]
 
 
-def _classify(request, workflow, step, settings) -> classifier_pb2.ClassifyRequest:
+def _classify(request, workflow, step, max_chars: int) -> classifier_pb2.ClassifyRequest:
     declared = WORKFLOWS[workflow.type].step(step.name)
     wanted = {*(set(workflow.expected_outputs) & set(declared.outputs)), *declared.extras}
     return classifier_pb2.ClassifyRequest(
-        text=document_text(request.input, settings.max_text_chars),
+        text=document_text(request.input, max_chars),
         labels=request.input.labels,
         taxonomy=request.input.taxonomy,
         include_keywords="keywords" in wanted,
@@ -29,7 +34,7 @@ def _classify(request, workflow, step, settings) -> classifier_pb2.ClassifyReque
     )
 
 
-def _analyze(request, workflow, step, settings) -> meeting_intel_pb2.AnalyzeRequest:
+def _analyze(request, workflow, step, max_chars: int) -> meeting_intel_pb2.AnalyzeRequest:
     return meeting_intel_pb2.AnalyzeRequest(
         transcript=request.input.text,
         segments=request.input.segments,
@@ -37,12 +42,19 @@ def _analyze(request, workflow, step, settings) -> meeting_intel_pb2.AnalyzeRequ
     )
 
 
-def _embed(request, workflow, step, settings) -> embeddings_pb2.EmbedRequest:
-    return embeddings_pb2.EmbedRequest(
-        texts=[document_text(request.input, settings.max_text_chars)]
-    )
+def _embed(request, workflow, step, max_chars: int) -> embeddings_pb2.EmbedRequest:
+    return embeddings_pb2.EmbedRequest(texts=[document_text(request.input, max_chars)])
 
 
-# How each RPC a step may name is called and where its reply goes in the result.
-BUILD = {"Classify": _classify, "Analyze": _analyze, "Embed": _embed}
-RESULT = {"Classify": "classification", "Analyze": "meeting", "Embed": "embedding"}
+@dataclass(frozen=True)
+class Rpc:
+    # (request, workflow, step, max text chars) -> the RPC's request message
+    request: Callable[[pb.CreateWorkflowRequest, pb.Workflow, pb.Step, int], Message]
+    result_field: str  # the field of WorkflowResult its reply fills
+
+
+RPCS = {
+    "Classify": Rpc(_classify, "classification"),
+    "Analyze": Rpc(_analyze, "meeting"),
+    "Embed": Rpc(_embed, "embedding"),
+}

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.orchestrator import metrics
+from services.orchestrator.record import is_final
 
 
 class EventHub:
@@ -42,18 +43,3 @@ class EventHub:
             event.workflow.CopyFrom(workflow)
         for queue in watchers:
             queue.put_nowait(event)
-
-
-FINAL = frozenset(
-    {
-        pb.WORKFLOW_STATUS_SUCCEEDED,
-        pb.WORKFLOW_STATUS_PARTIAL,
-        pb.WORKFLOW_STATUS_FAILED,
-        pb.WORKFLOW_STATUS_CANCELLED,
-        pb.WORKFLOW_STATUS_DEADLINE_EXCEEDED,
-    }
-)
-
-
-def is_final(status: int) -> bool:
-    return status in FINAL

@@ -15,21 +15,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf import timestamp_pb2
-from google.rpc import status_pb2
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
 from services.common.deadlines import Deadline
 from services.common.errors import Unavailable
 from services.common.interceptors import ATTEMPT
-from services.common.settings import Settings
-from services.orchestrator import calls
+from services.orchestrator import record
 from services.orchestrator.breaker import CircuitBreaker
 from services.orchestrator.cache import ResultCache
-from services.orchestrator.events import EventHub, is_final
+from services.orchestrator.cache_keys import Keys
+from services.orchestrator.calls import RPCS
+from services.orchestrator.events import EventHub
+from services.orchestrator.scheduler import Ticket
 from services.orchestrator.stats import CallStats
 from services.orchestrator.store import WorkflowStore
 
@@ -48,95 +49,112 @@ _TROUBLE = frozenset(
         grpc.StatusCode.DATA_LOSS,
     }
 )
-_CODE = {code: code.value[0] for code in grpc.StatusCode}
 
 
-def now() -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromNanoseconds(time.time_ns())
-    return stamp
+@dataclass
+class Run:
+    """An accepted workflow of this process that has not finished."""
+
+    workflow: pb.Workflow
+    request: pb.CreateWorkflowRequest
+    caller: str
+    deadline: Deadline
+    key: str | None  # its cache key; None: neither looked up, shared nor cached
+    ttl: float  # how long its result is cached
+    # A sync workflow without an idempotency key is stored only when it ends: nobody can
+    # ask for it before (its id is in the reply), and it saves two writes.
+    stored: bool = True
+    # The store gave this workflow to someone else while it ran here (see recovery.py):
+    # what it ended as here is not its result.
+    dropped: bool = False
+    ticket: Ticket | None = None  # a batch item's place in the queue, until it is fed
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-def _status(code: grpc.StatusCode, message: str) -> status_pb2.Status:
-    return status_pb2.Status(code=_CODE[code], message=message)
+@dataclass(frozen=True)
+class Downstream:
+    """A service steps call: its stub, its connection and its breaker."""
 
-
-def asked(step: pb.Step) -> bool:
-    """Whether the request needed this step (a step nobody asked for is SKIPPED, no error)."""
-    return step.state != pb.STEP_STATE_SKIPPED or step.HasField("error")
+    stub: object
+    link: Link
+    breaker: CircuitBreaker
 
 
 class Executor:
     def __init__(
         self,
         store: WorkflowStore,
-        stubs: dict[str, object],
-        links: dict[str, Link],
-        breakers: dict[str, CircuitBreaker],
+        services: dict[str, Downstream],
         cache: ResultCache,
+        keys: Keys,
         events: EventHub,
         stats: CallStats,
-        settings: Settings,
+        *,
         owner: str,
+        margin: float,
+        breaker_min_timeout: float,
+        max_text_chars: int,
     ):
         self.owner = owner  # the lease holder every write of ours names (recovery.py)
         self.store = store
-        self.stubs = stubs
-        self.links = links
-        self.breakers = breakers
+        self.services = services
         self.cache = cache
+        self.keys = keys
         self.events = events
         self.stats = stats
-        self.settings = settings
-        self.margin = settings.deadline_margin_seconds
+        self.margin = margin
+        # A call cut short by a deadline shorter than this says nothing of the service.
+        self.breaker_min_timeout = breaker_min_timeout
+        self.max_text_chars = max_text_chars
         # Set while the orchestrator stops: a workflow cancelled then goes back to PENDING
         # (to be resumed by the next orchestrator) instead of ending CANCELLED.
         self.stopping = False
 
-    async def run(
-        self,
-        workflow: pb.Workflow,
-        request: pb.CreateWorkflowRequest,
-        deadline: Deadline,
-        key: str | None = None,
-        ttl: float = 0.0,
-        stored: bool = True,
-    ) -> pb.Workflow:
-        """Runs `workflow` to its end; with a cache `key`, shares the result of an
-        identical request that finished or is running, and caches its own success.
-        A workflow not `stored` yet is stored once, when it ends."""
-        workflow.status = pb.WORKFLOW_STATUS_RUNNING
-        workflow.started_at.CopyFrom(now())
-        if not await self.persist(workflow, stored):
+    async def run(self, run: Run) -> pb.Workflow:
+        """Runs `run` to its end; with a cache key, shares the result of an identical
+        request that finished or is running, and caches its own success. A workflow not
+        stored yet is stored once, when it ends."""
+        workflow = run.workflow
+        record.start(workflow)
+        if not await self.persist(run):
             raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)
         try:
-            if key is None or not await self._shared(workflow, key, deadline):
-                await self._compute(workflow, request, deadline, key, ttl)
+            if run.key is None or not await self._shared(workflow, run.key, run.deadline):
+                await self._compute(run)
         except asyncio.CancelledError:
             # Cancelled by CancelWorkflow, by a sync caller that went away, or by a stop:
             # record it rather than leave the workflow RUNNING.
-            (requeue if self.stopping else cancel)(workflow)
-            await asyncio.shield(self.persist(workflow, stored))
+            (record.requeue if self.stopping else record.cancel)(workflow)
+            await asyncio.shield(self.persist(run))
             self.events.publish(workflow)
             raise
-        if not await self.persist(workflow, stored):
+        if not await self.persist(run):
             raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)
         return workflow
 
-    async def _compute(self, workflow, request, deadline, key, ttl) -> None:
-        if key is None:
-            await self._steps(workflow, request, deadline)
-            conclude(workflow)
+    async def _compute(self, run: Run) -> None:
+        if run.key is None:
+            await self._steps(run.workflow, run.request, run.deadline)
+            await self._conclude(run.workflow, run.request, run.ttl)
             return
-        with self.cache.lead(key) as shared:
-            await self._steps(workflow, request, deadline)
-            conclude(workflow)
-            if workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED:
-                value = workflow.result.SerializeToString()
+        with self.cache.lead(run.key) as shared:
+            await self._steps(run.workflow, run.request, run.deadline)
+            value = await self._conclude(run.workflow, run.request, run.ttl)
+            if value is not None:
                 shared.set_result(value)
-                await self.cache.put(key, value, ttl)
+
+    async def _conclude(self, workflow, request, ttl) -> bytes | None:
+        """Concludes the workflow; a success is cached under the models its replies named
+        (they may differ from those its key was made with) and returned."""
+        record.conclude(workflow)
+        if workflow.status != pb.WORKFLOW_STATUS_SUCCEEDED:
+            return None
+        value = workflow.result.SerializeToString()
+        if (key := self.keys.of(workflow, request, known=True)) is not None:
+            await self.cache.put(key, value, ttl)
+        return value
 
     async def _shared(self, workflow: pb.Workflow, key: str, deadline: Deadline) -> bool:
         """Fills `workflow` from the cache or from an identical request in flight; False
@@ -146,19 +164,11 @@ class Executor:
             try:
                 value = await asyncio.wait_for(asyncio.shield(flight), deadline.remaining())
             except TimeoutError:
-                for step in filter(asked, workflow.steps):
-                    step.state = pb.STEP_STATE_FAILED
-                    step.error.CopyFrom(
-                        _status(
-                            grpc.StatusCode.DEADLINE_EXCEEDED,
-                            "the deadline passed while an identical request computed this",
-                        )
-                    )
-                conclude(workflow)
+                record.outwaited(workflow)
                 return True
         if value is None:
             return False
-        fill_from_cache(workflow, value)
+        record.fill_from_cache(workflow, value)
         return True
 
     async def _steps(self, workflow, request, deadline: Deadline) -> None:
@@ -167,106 +177,102 @@ class Executor:
                 if step.state == pb.STEP_STATE_PENDING:
                     group.create_task(self._run_step(step, workflow, request, deadline))
 
-    def _refusal(self, service: str) -> str | None:
+    def _refusal(self, service: Downstream) -> str | None:
         """Why a call to `service` must not go out now, if it must not."""
-        breaker = self.breakers[service]
-        breaker.reconnected(self.links[service].ready_at)
+        service.breaker.reconnected(service.link.ready_at)
         try:
-            self.links[service].check()
+            service.link.check()
         except Unavailable as error:
             return str(error)
-        if not breaker.allow():
+        if not service.breaker.allow():
             return (
-                f"{service} is failing: its circuit breaker is open "
-                f"(next try in {breaker.retry_in():.1f} s)"
+                f"{service.link.name} is failing: its circuit breaker is open "
+                f"(next try in {service.breaker.retry_in():.1f} s)"
             )
         return None
 
     async def _run_step(self, step, workflow, request, deadline: Deadline) -> None:
-        breaker = self.breakers[step.service]
-        if (refusal := self._refusal(step.service)) is not None:
-            step.state = pb.STEP_STATE_FAILED if step.required else pb.STEP_STATE_SKIPPED
-            step.error.CopyFrom(_status(grpc.StatusCode.UNAVAILABLE, refusal))
+        service = self.services[step.service]
+        if (refusal := self._refusal(service)) is not None:
+            record.step_refused(step, refusal)
             self.events.publish(workflow, step)
             return
-        step.state = pb.STEP_STATE_RUNNING
-        step.started_at.CopyFrom(now())
+        record.step_started(step)
         self.events.publish(workflow, step)
         timeout = deadline.remaining(self.margin)
         started = time.perf_counter()
         try:
-            if timeout <= 0:
-                breaker.abandoned()
-                raise _DeadlinePassed
-            call = getattr(self.stubs[step.service], step.rpc)(
-                calls.BUILD[step.rpc](request, workflow, step, self.settings), timeout=timeout
-            )
-            reply = await self.links[step.service].call(call)
-            step.attempts += _attempts(await call.trailing_metadata())
-            breaker.succeeded()
-            self.stats.record(step.service, time.perf_counter() - started, failed=False)
-            getattr(workflow.result, calls.RESULT[step.rpc]).CopyFrom(reply)
-            workflow.usage.input_tokens += reply.usage.input_tokens
-            workflow.usage.output_tokens += reply.usage.output_tokens
-            workflow.usage.cost_usd += reply.usage.cost_usd
-            step.state = pb.STEP_STATE_SUCCEEDED
+            reply = await self._call(service, step, workflow, request, timeout)
         except grpc.aio.AioRpcError as error:
-            code = error.code()
             step.attempts += _attempts(error.trailing_metadata())
-            trouble = code in _TROUBLE or (
-                code == grpc.StatusCode.DEADLINE_EXCEEDED
-                and timeout >= self.settings.breaker_min_timeout_seconds
-            )
-            if trouble:
-                breaker.failed()
-            elif code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-                breaker.abandoned()
-            else:
-                breaker.succeeded()
-            self.stats.record(step.service, time.perf_counter() - started, failed=trouble)
-            step.state = pb.STEP_STATE_FAILED
-            step.error.CopyFrom(status_pb2.Status(code=_CODE[code], message=error.details() or ""))
+            failed = self._judge(service.breaker, error.code(), timeout)
+            self.stats.record(step.service, time.perf_counter() - started, failed=failed)
+            record.step_failed(step, error.code(), error.details() or "")
         except Unavailable as error:  # out of reach for too long while the call waited
-            breaker.abandoned()
-            step.state = pb.STEP_STATE_FAILED
-            step.error.CopyFrom(_status(grpc.StatusCode.UNAVAILABLE, str(error)))
+            service.breaker.abandoned()
+            record.step_failed(step, grpc.StatusCode.UNAVAILABLE, str(error))
         except _DeadlinePassed:
-            step.state = pb.STEP_STATE_FAILED
-            step.error.CopyFrom(
-                _status(
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                    "the workflow's deadline passed before this step could start",
-                )
+            service.breaker.abandoned()
+            record.step_failed(
+                step,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "the workflow's deadline passed before this step could start",
             )
         except asyncio.CancelledError:
-            breaker.abandoned()
+            service.breaker.abandoned()
             raise
         except Exception:
-            breaker.abandoned()
+            service.breaker.abandoned()
             log.exception("step failed unexpectedly", extra={"step": step.name})
-            step.state = pb.STEP_STATE_FAILED
-            step.error.CopyFrom(_status(grpc.StatusCode.INTERNAL, "internal error"))
-        step.finished_at.CopyFrom(now())
+            record.step_failed(step, grpc.StatusCode.INTERNAL, "internal error")
+        else:
+            service.breaker.succeeded()
+            self.stats.record(step.service, time.perf_counter() - started, failed=False)
+            self.keys.learn(step.service, reply.model)
+            record.step_succeeded(workflow, step, RPCS[step.rpc].result_field, reply)
         self.events.publish(workflow, step)
 
-    async def persist(self, workflow: pb.Workflow, stored: bool = True) -> bool:
-        """Saves the workflow's state; one not stored yet only once it has ended. False
+    async def _call(self, service: Downstream, step, workflow, request, timeout: float):
+        """The step's RPC, answered; its attempts counted on the step."""
+        if timeout <= 0:
+            raise _DeadlinePassed
+        message = RPCS[step.rpc].request(request, workflow, step, self.max_text_chars)
+        call = getattr(service.stub, step.rpc)(message, timeout=timeout)
+        reply = await service.link.call(call)
+        step.attempts += _attempts(await call.trailing_metadata())
+        return reply
+
+    def _judge(self, breaker: CircuitBreaker, code: grpc.StatusCode, timeout: float) -> bool:
+        """Tells the breaker what a failed call says of its service; True if trouble."""
+        trouble = code in _TROUBLE or (
+            code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout >= self.breaker_min_timeout
+        )
+        if trouble:
+            breaker.failed()
+        elif code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+            breaker.abandoned()
+        else:  # the service answered: the request was at fault (INVALID_ARGUMENT, ...)
+            breaker.succeeded()
+        return trouble
+
+    async def persist(self, run: Run) -> bool:
+        """Saves the run's workflow; one not stored yet only once it has ended. False
         when the store holds it for someone else now: finished elsewhere (cancelled) or
         taken over by another orchestrator. A store that is briefly away (a restart) is
         tried again for a few seconds; after that the error stands, and the workflow,
         still unfinished in the store, runs again once its lease lapses."""
         for pause in (0.1, 0.2, 0.4, 0.8, 1.6):
             try:
-                return await self._write(workflow, stored)
+                return await self._write(run)
             except Unavailable:
                 await asyncio.sleep(pause)
-        return await self._write(workflow, stored)
+        return await self._write(run)
 
-    async def _write(self, workflow: pb.Workflow, stored: bool) -> bool:
-        if stored:
-            return await self.store.update(workflow, now().ToJsonString(), self.owner)
-        if is_final(workflow.status):
-            await self.store.insert(workflow)
+    async def _write(self, run: Run) -> bool:
+        if run.stored:
+            return await self.store.update(run.workflow, record.now().ToJsonString(), self.owner)
+        if record.is_final(run.workflow.status):
+            await self.store.insert(run.workflow, caller=run.caller)
         return True
 
 
@@ -283,64 +289,3 @@ def _attempts(metadata) -> int:
         if key == ATTEMPT and value.isdigit():
             return int(value)
     return 1
-
-
-def conclude(workflow: pb.Workflow) -> None:
-    """The workflow's status from its steps' outcomes."""
-    failed_required = [s for s in workflow.steps if s.required and s.state == pb.STEP_STATE_FAILED]
-    troubled = [s for s in workflow.steps if not s.required and s.HasField("error")]
-    succeeded = [s for s in workflow.steps if s.state == pb.STEP_STATE_SUCCEEDED]
-    if failed_required or not succeeded:
-        step = (failed_required or troubled)[0]
-        timed_out = step.error.code == _CODE[grpc.StatusCode.DEADLINE_EXCEEDED]
-        workflow.status = (
-            pb.WORKFLOW_STATUS_DEADLINE_EXCEEDED if timed_out else pb.WORKFLOW_STATUS_FAILED
-        )
-        workflow.error.CopyFrom(step.error)
-        workflow.error.message = f"step {step.name}: {step.error.message}"
-    elif troubled:
-        workflow.status = pb.WORKFLOW_STATUS_PARTIAL
-        workflow.error.code = troubled[0].error.code
-        workflow.error.message = "optional steps gave no result: " + "; ".join(
-            f"{s.name} {pb.StepState.Name(s.state).removeprefix('STEP_STATE_').lower()}"
-            f" ({s.error.message})"
-            for s in troubled
-        )
-    else:
-        workflow.status = pb.WORKFLOW_STATUS_SUCCEEDED
-    workflow.finished_at.CopyFrom(now())
-
-
-def fill_from_cache(workflow: pb.Workflow, value: bytes) -> None:
-    """A finished workflow whose result is a cached one: no call made, no usage."""
-    workflow.result.ParseFromString(value)
-    workflow.cached = True
-    stamp = now()
-    for step in filter(asked, workflow.steps):
-        step.state = pb.STEP_STATE_SUCCEEDED
-        step.started_at.CopyFrom(stamp)
-        step.finished_at.CopyFrom(stamp)
-    workflow.status = pb.WORKFLOW_STATUS_SUCCEEDED
-    if not workflow.HasField("started_at"):
-        workflow.started_at.CopyFrom(stamp)
-    workflow.finished_at.CopyFrom(stamp)
-
-
-def cancel(workflow: pb.Workflow) -> None:
-    for step in workflow.steps:
-        if step.state in (pb.STEP_STATE_PENDING, pb.STEP_STATE_RUNNING):
-            step.state = pb.STEP_STATE_CANCELLED
-    workflow.status = pb.WORKFLOW_STATUS_CANCELLED
-    workflow.error.CopyFrom(_status(grpc.StatusCode.CANCELLED, "cancelled"))
-    workflow.finished_at.CopyFrom(now())
-
-
-def requeue(workflow: pb.Workflow) -> None:
-    """Back to PENDING, as accepted, for the next orchestrator to run from the start."""
-    workflow.status = pb.WORKFLOW_STATUS_PENDING
-    for name in ("started_at", "result", "usage", "error"):
-        workflow.ClearField(name)
-    for step in filter(asked, workflow.steps):
-        for name in ("started_at", "finished_at", "error", "attempts"):
-            step.ClearField(name)
-        step.state = pb.STEP_STATE_PENDING

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from aiorch.v1 import common_pb2
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.settings import Settings
 from services.orchestrator.breaker import State
 from services.orchestrator.cache import LevelStats
 from services.orchestrator.health import Health
-from services.orchestrator.optimize import Advice
 from services.orchestrator.workflows import WorkflowSpec
 
 BREAKER = {
@@ -39,23 +37,10 @@ def workflow_type(spec: WorkflowSpec, settings: Settings) -> pb.WorkflowType:
 def service_health(health: Health) -> pb.ServiceHealth:
     return pb.ServiceHealth(
         name=health.name,
-        address=health.address,
         serving=health.serving,
         latency_ms=round(health.latency_ms, 3),
         breaker_state=BREAKER[health.breaker],
         error=health.error,
-    )
-
-
-def recommendation(advice: Advice) -> common_pb2.Recommendation:
-    return common_pb2.Recommendation(
-        title=advice.title,
-        detail=advice.detail,
-        severity=advice.severity,
-        figures=[
-            common_pb2.Figure(name=f.name, value=round(f.value, 6), unit=f.unit)
-            for f in advice.figures
-        ],
     )
 
 

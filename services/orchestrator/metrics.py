@@ -1,7 +1,8 @@
 """The orchestrator's Prometheus metrics, beside the runtime's RPC ones.
 
 Workflows and steps are counted as the executor publishes their changes (`observe`, from
-the EventHub); queue depth and wait, breaker states and cache lookups are read from the
+the EventHub), and each workflow's wait in the queue as a worker takes it (`queue_wait`,
+from the scheduler); queue depth, breaker states and cache lookups are read from the
 running orchestrators when Prometheus scrapes (`watch`), so the hot path pays nothing.
 """
 
@@ -32,6 +33,13 @@ STEP_RETRIES = Counter(
     "aiorch_orchestrator_step_retries_total",
     "Calls steps made beyond their first, by the service they called.",
     ("service",),
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "aiorch_orchestrator_queue_wait_seconds",
+    "Time a workflow waited in the queue of its priority before a worker took it.",
+    ("priority",),
+    # From an idle queue (microseconds) to a backlog drained over minutes.
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 TAKEOVERS = Counter(
     "aiorch_orchestrator_takeovers_total",
@@ -81,13 +89,24 @@ def observe(workflow: pb.Workflow, step: pb.Step | None = None) -> None:
 
 _BREAKER = {"closed": 0, "half_open": 1, "open": 2}
 _PRIORITY = {pb.PRIORITY_HIGH: "high", pb.PRIORITY_NORMAL: "normal", pb.PRIORITY_LOW: "low"}
+# One child per priority, made once: a worker taking a job pays one observe().
+_WAITS = {priority: QUEUE_WAIT_SECONDS.labels(name) for priority, name in _PRIORITY.items()}
+
+
+def queue_wait(priority: int, seconds: float) -> None:
+    """A workflow of `priority` waited `seconds` in its queue before a worker took it."""
+    child = _WAITS.get(priority)
+    if child is None:  # a priority of the scheduler's own (its tests use plain numbers)
+        child = _WAITS[priority] = QUEUE_WAIT_SECONDS.labels(str(priority))
+    child.observe(seconds)
 
 
 class _Collector:
     """Reads every live orchestrator of the process (tests run several) at scrape time."""
 
     def __init__(self):
-        self.orchestrators: weakref.WeakSet = weakref.WeakSet()
+        # scheduler -> (breakers, cache) of each live orchestrator
+        self.orchestrators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def describe(self):
         return []  # read at scrape time only; nothing to check at registration
@@ -95,11 +114,6 @@ class _Collector:
     def collect(self) -> Iterator:
         depth = GaugeMetricFamily(
             "aiorch_orchestrator_queue_depth", "Workflows waiting to run.", labels=["priority"]
-        )
-        wait = GaugeMetricFamily(
-            "aiorch_orchestrator_queue_wait_seconds",
-            "Time the last 1000 workflows of a priority waited to start, as quantiles.",
-            labels=["priority", "quantile"],
         )
         breaker = GaugeMetricFamily(
             "aiorch_orchestrator_breaker_state",
@@ -112,38 +126,32 @@ class _Collector:
             labels=["level", "result"],
         )
         queued: dict[str, float] = {}
-        waits: dict[str, list[float]] = {}
         states: dict[str, int] = {}
         counts: dict[str, float] = {}
-        for orchestrator in list(self.orchestrators):
-            scheduler = orchestrator.scheduler
+        for scheduler, (breakers, cache) in list(self.orchestrators.items()):
             for priority, name in _PRIORITY.items():
                 if priority in scheduler.sizes:
                     queued[name] = queued.get(name, 0) + scheduler.queued(priority)
-                    waits.setdefault(name, []).extend(scheduler.waits[priority])
-            for service, circuit in orchestrator.executor.breakers.items():
+            for service, circuit in breakers.items():
                 states[service] = max(states.get(service, 0), _BREAKER[circuit.state.value])
-            for key, value in orchestrator.cache.counts.items():
+            for key, value in cache.counts.items():
                 counts[key] = counts.get(key, 0) + value
         for name, value in queued.items():
             depth.add_metric([name], value)
-            ordered = sorted(waits[name])
-            for q in (0.5, 0.95):
-                at = ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-                wait.add_metric([name, str(q)], at)
         for service, state in states.items():
             breaker.add_metric([service], state)
         for key, value in counts.items():
             level, _, result = key.partition("_")
             if result:  # "shared" (single-flight joins) is no lookup
                 lookups.add_metric([level, result.removesuffix("es").removesuffix("s")], value)
-        yield from (depth, wait, breaker, lookups)
+        yield from (depth, breaker, lookups)
 
 
 _collector = _Collector()
 REGISTRY.register(_collector)
 
 
-def watch(orchestrator) -> None:
-    """Reports `orchestrator`'s queues, breakers and cache for as long as it lives."""
-    _collector.orchestrators.add(orchestrator)
+def watch(scheduler, breakers: dict, cache) -> None:
+    """Reports an orchestrator's queues, breakers and cache for as long as its scheduler
+    lives."""
+    _collector.orchestrators[scheduler] = (breakers, cache)

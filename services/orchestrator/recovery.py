@@ -19,12 +19,7 @@ import logging
 import time
 import uuid
 
-import grpc
-from google.rpc import status_pb2
-
-from aiorch.v1 import orchestrator_pb2 as pb
-from services.orchestrator import metrics
-from services.orchestrator.executor import now, requeue
+from services.orchestrator import metrics, record
 
 log = logging.getLogger("aiorch.recovery")
 
@@ -37,8 +32,9 @@ def lease_owner(node: str) -> str:
 
 
 class Leases:
-    def __init__(self, orchestrator, owner: str, node: str, seconds: float, max_interruptions):
-        self.orchestrator = orchestrator
+    def __init__(self, store, runs, owner: str, node: str, seconds: float, max_interruptions: int):
+        self.store = store  # WorkflowStore
+        self.runs = runs  # Runs: what this process runs
         self.owner = owner
         self.node = node
         self.seconds = seconds
@@ -57,25 +53,24 @@ class Leases:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.orchestrator.store.release(self.owner)
+        await self.store.release(self.owner)
 
     async def claim(self) -> int:
         """Runs again, or fails, the workflows a dead orchestrator left; returns how many."""
-        store = self.orchestrator.store
-        claimed = await store.claim_orphans(
+        claimed = await self.store.claim_orphans(
             self.owner, self.node, int(time.time() * 1000), self.until()
         )
         taken = 0
-        for workflow, request, interruptions in claimed:
-            if workflow.workflow_id in self.orchestrator.runs:
+        for workflow, request, caller, interruptions in claimed:
+            if workflow.workflow_id in self.runs:
                 continue  # running here still: the claim only renewed its lease
             taken += 1
             if request is None or interruptions >= self.max_interruptions:
-                fail_interrupted(workflow, interruptions)
-                await store.update(workflow, now().ToJsonString(), self.owner)
+                record.fail_interrupted(workflow, interruptions)
+                await self.store.update(workflow, record.now().ToJsonString(), self.owner)
                 continue
-            requeue(workflow)
-            self.orchestrator.resume(workflow, request)
+            record.requeue(workflow)
+            self.runs.resume(workflow, request, caller)
         if taken:
             log.info("claimed orphaned workflows", extra={"count": taken})
             metrics.TAKEOVERS.inc(taken)
@@ -83,10 +78,8 @@ class Leases:
 
     async def renew(self) -> None:
         """Extends the leases of what runs here; a run whose lease is gone stops."""
-        runs = self.orchestrator.runs
-        held = [workflow_id for workflow_id, run in runs.items() if run.stored]
-        for workflow_id in await self.orchestrator.store.renew(self.owner, held, self.until()):
-            await self.orchestrator.lost(workflow_id)
+        for workflow_id in await self.store.renew(self.owner, self.runs.held(), self.until()):
+            await self.runs.lost(workflow_id)
 
     async def _renew_forever(self) -> None:
         while True:
@@ -96,18 +89,3 @@ class Leases:
                 await self.claim()
             except Exception:  # the store may be briefly away; try again next round
                 log.exception("lease renewal failed")
-
-
-def fail_interrupted(workflow: pb.Workflow, interruptions: int) -> None:
-    message = (
-        f"interrupted {interruptions} times by orchestrators that died while running it;"
-        " not run again, since it may be what stops them"
-    )
-    error = status_pb2.Status(code=grpc.StatusCode.ABORTED.value[0], message=message)
-    for step in workflow.steps:
-        if step.state in (pb.STEP_STATE_PENDING, pb.STEP_STATE_RUNNING):
-            step.state = pb.STEP_STATE_FAILED
-            step.error.CopyFrom(error)
-    workflow.status = pb.WORKFLOW_STATUS_FAILED
-    workflow.error.CopyFrom(error)
-    workflow.finished_at.CopyFrom(now())

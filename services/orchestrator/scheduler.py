@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from services.common.errors import Overloaded, Unavailable
+from services.orchestrator import metrics
 
 Job = Callable[[], Awaitable[None]]
 
@@ -135,6 +136,7 @@ class Scheduler:
             self.queued_bytes -= entry.size
             started = self.clock()
             self.waits[entry.priority].append(started - entry.enqueued_at)
+            metrics.queue_wait(entry.priority, started - entry.enqueued_at)
             task = asyncio.create_task(entry.job(), context=entry.context)
             self.running[entry.key] = task
             # wait(), not await: stopping a worker must not cancel the job it runs.

@@ -2,69 +2,105 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+
 from aiorch.v1 import orchestrator_pb2 as pb
 from aiorch.v1 import orchestrator_pb2_grpc
+from services.common import advice
 from services.common import caller as callers
 from services.common.settings import Settings
 from services.orchestrator import messages
-from services.orchestrator.health import check_all
-from services.orchestrator.optimize import measure, recommend
+from services.orchestrator.cache import ResultCache
+from services.orchestrator.health import Health
+from services.orchestrator.optimize import Snapshot, recommend
 from services.orchestrator.orchestrator import Orchestrator
-from services.orchestrator.validation import validate_create
+from services.orchestrator.validation import validate_batch, validate_create
 from services.orchestrator.workflows import WORKFLOWS
+
+Context = grpc.aio.ServicerContext
 
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    def __init__(self, orchestrator: Orchestrator, settings: Settings):
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        cache: ResultCache,
+        *,
+        health: Callable[[], Awaitable[list[Health]]],
+        measure: Callable[[], Snapshot],
+        settings: Settings,
+    ):
         self.orchestrator = orchestrator
+        self.cache = cache
+        self.health = health
+        self.measure = measure
         self.settings = settings
 
-    async def CreateWorkflow(self, request, context):
+    async def CreateWorkflow(
+        self, request: pb.CreateWorkflowRequest, context: Context
+    ) -> pb.CreateWorkflowResponse:
         plan = validate_create(request, self.settings)
-        caller = callers.user_id(default="anonymous")
+        caller = callers.user_id()
         workflow = await self.orchestrator.create(request, plan, caller, context.time_remaining())
         return pb.CreateWorkflowResponse(workflow=workflow)
 
-    async def GetWorkflow(self, request, context):
-        return pb.GetWorkflowResponse(workflow=await self.orchestrator.get(request.workflow_id))
+    async def GetWorkflow(
+        self, request: pb.GetWorkflowRequest, context: Context
+    ) -> pb.GetWorkflowResponse:
+        workflow = await self.orchestrator.get(request.workflow_id, callers.reader())
+        return pb.GetWorkflowResponse(workflow=workflow)
 
-    async def CancelWorkflow(self, request, context):
-        workflow = await self.orchestrator.cancel(request.workflow_id)
+    async def CancelWorkflow(
+        self, request: pb.CancelWorkflowRequest, context: Context
+    ) -> pb.CancelWorkflowResponse:
+        workflow = await self.orchestrator.cancel(request.workflow_id, callers.reader())
         return pb.CancelWorkflowResponse(workflow=workflow)
 
-    async def ListWorkflowTypes(self, request, context):
+    async def ListWorkflowTypes(
+        self, request: pb.ListWorkflowTypesRequest, context: Context
+    ) -> pb.ListWorkflowTypesResponse:
         types = [messages.workflow_type(spec, self.settings) for spec in WORKFLOWS.values()]
         return pb.ListWorkflowTypesResponse(types=types)
 
-    async def CreateBatch(self, request, context):
-        caller = callers.user_id(default="anonymous")
-        batch_id, items = await self.orchestrator.create_batch(request, caller)
+    async def CreateBatch(
+        self, request: pb.CreateBatchRequest, context: Context
+    ) -> pb.CreateBatchResponse:
+        parallelism = validate_batch(request, self.settings)
+        caller = callers.user_id()
+        batch_id, items = await self.orchestrator.create_batch(request, parallelism, caller)
         return pb.CreateBatchResponse(batch_id=batch_id, items=items)
 
-    async def WatchWorkflow(self, request, context):
-        async for event in self.orchestrator.watch(request.workflow_id):
+    async def WatchWorkflow(
+        self, request: pb.WatchWorkflowRequest, context: Context
+    ) -> AsyncIterator[pb.WatchWorkflowResponse]:
+        async for event in self.orchestrator.watch(request.workflow_id, callers.reader()):
             yield event
 
-    async def GetServicesHealth(self, request, context):
-        found = await check_all(
-            self.orchestrator.addrs,
-            self.orchestrator.executor.breakers,
-            self.orchestrator.cache,
-            self.settings.redis_url,
-        )
+    async def GetServicesHealth(
+        self, request: pb.GetServicesHealthRequest, context: Context
+    ) -> pb.GetServicesHealthResponse:
+        found = await self.health()
         return pb.GetServicesHealthResponse(services=[messages.service_health(h) for h in found])
 
-    async def Optimize(self, request, context):
-        advice = recommend(measure(self.orchestrator))
+    async def Optimize(
+        self, request: pb.OrchestratorServiceOptimizeRequest, context: Context
+    ) -> pb.OrchestratorServiceOptimizeResponse:
+        callers.require_admin()
         return pb.OrchestratorServiceOptimizeResponse(
-            recommendations=[messages.recommendation(a) for a in advice]
+            recommendations=[advice.message(r) for r in recommend(self.measure())]
         )
 
-    async def GetCacheStats(self, request, context):
-        callers.require_admin(self.settings.admin_token)
-        return messages.cache_stats(*self.orchestrator.cache.stats())
+    async def GetCacheStats(
+        self, request: pb.GetCacheStatsRequest, context: Context
+    ) -> pb.GetCacheStatsResponse:
+        callers.require_admin()
+        return messages.cache_stats(*self.cache.stats())
 
-    async def InvalidateCache(self, request, context):
-        callers.require_admin(self.settings.admin_token)
-        removed = await self.orchestrator.cache.invalidate(request.pattern)
+    async def InvalidateCache(
+        self, request: pb.InvalidateCacheRequest, context: Context
+    ) -> pb.InvalidateCacheResponse:
+        callers.require_admin()
+        removed = await self.cache.invalidate(request.pattern)
         return pb.InvalidateCacheResponse(removed=removed)

@@ -3,9 +3,10 @@ of each downstream service over its recent calls, and how many of them failed.""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
+
+from services.common.advice import percentile
 
 WINDOW = 1000  # recent calls per service
 
@@ -21,15 +22,6 @@ class ServiceFigures:
     @property
     def error_rate(self) -> float:
         return self.errors / self.calls if self.calls else 0.0
-
-
-def percentile(values, q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of `values`; 0 when there are none."""
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[rank]
 
 
 class CallStats:

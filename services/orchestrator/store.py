@@ -108,10 +108,18 @@ class WorkflowStore:
             args.append(owner)
         return bool(await self.db.fetchall(f"{sql} RETURNING workflow_id", *args))
 
-    async def get(self, workflow_id: str) -> pb.Workflow | None:
-        row = await self.db.fetchone(
-            "SELECT record FROM workflows WHERE workflow_id = $1", workflow_id
-        )
+    async def get(self, workflow_id: str, caller: str | None = None) -> pb.Workflow | None:
+        """The workflow, if there is one (created by `caller`, unless None)."""
+        if caller is None:
+            row = await self.db.fetchone(
+                "SELECT record FROM workflows WHERE workflow_id = $1", workflow_id
+            )
+        else:
+            row = await self.db.fetchone(
+                "SELECT record FROM workflows WHERE workflow_id = $1 AND caller = $2",
+                workflow_id,
+                caller,
+            )
         return None if row is None else pb.Workflow.FromString(row[0])
 
     async def find(self, caller: str, idempotency_key: str) -> pb.Workflow | None:
@@ -151,11 +159,12 @@ class WorkflowStore:
 
     async def claim_orphans(
         self, owner: str, node: str, now: int, lease_until: int
-    ) -> list[tuple[pb.Workflow, bytes | None, int]]:
+    ) -> list[tuple[pb.Workflow, bytes | None, str, int]]:
         """Takes over the unfinished workflows whose lease lapsed before `now`, and those
         an earlier life of `node` held (`node/...` owners: that process is gone, since
-        this one now has its place): each with the request it was created with and how
-        many runs of it were interrupted, counting the one a RUNNING workflow had."""
+        this one now has its place): each with the request it was created with, its
+        caller, and how many runs of it were interrupted, counting the one a RUNNING
+        workflow had."""
         sql = (
             "UPDATE workflows SET owner = $1, lease_until = $2, interruptions = interruptions"
             f" + CASE WHEN status = {pb.WORKFLOW_STATUS_RUNNING} THEN 1 ELSE 0 END"
@@ -165,5 +174,7 @@ class WorkflowStore:
         if node:
             sql += " OR (owner LIKE $4 AND owner <> $5)"
             args += [f"{node}/%", owner]
-        rows = await self.db.fetchall(f"{sql}) RETURNING record, request, interruptions", *args)
-        return [(pb.Workflow.FromString(r), request, n) for r, request, n in rows]
+        rows = await self.db.fetchall(
+            f"{sql}) RETURNING record, request, caller, interruptions", *args
+        )
+        return [(pb.Workflow.FromString(r), request, who, n) for r, request, who, n in rows]

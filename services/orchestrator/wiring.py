@@ -4,22 +4,31 @@ services.orchestrator` and the tests start it."""
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 
 from aiorch.v1 import classifier_pb2_grpc, embeddings_pb2_grpc, meeting_intel_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
 from services.common.database import Database
+from services.common.probe import Peers
 from services.common.settings import Settings
 from services.orchestrator import metrics
 from services.orchestrator.breaker import CircuitBreaker
 from services.orchestrator.cache import ResultCache
+from services.orchestrator.cache_keys import Keys
 from services.orchestrator.events import EventHub
-from services.orchestrator.executor import Executor
+from services.orchestrator.executor import Downstream, Executor
+from services.orchestrator.health import check_all
+from services.orchestrator.intake import Intake
+from services.orchestrator.optimize import measure
 from services.orchestrator.orchestrator import Orchestrator
-from services.orchestrator.recovery import lease_owner
+from services.orchestrator.recovery import Leases, lease_owner
+from services.orchestrator.runs import Runs
 from services.orchestrator.scheduler import Scheduler
+from services.orchestrator.servicer import OrchestratorServicer
 from services.orchestrator.stats import CallStats
 from services.orchestrator.store import WorkflowStore
+from services.orchestrator.validation import validate_create
 
 # The services steps call, and their stubs.
 STUBS = {
@@ -29,30 +38,80 @@ STUBS = {
 }
 
 
-async def open_orchestrator(settings: Settings, stack: contextlib.AsyncExitStack) -> Orchestrator:
-    """A started orchestrator; everything it opened closes on `stack`, after it stopped."""
+async def open_orchestrator(
+    settings: Settings, stack: contextlib.AsyncExitStack
+) -> tuple[OrchestratorServicer, Orchestrator]:
+    """A started orchestrator and its servicer; everything it opened closes on `stack`,
+    after it stopped."""
     db = await Database.open(settings.database_url)
     stack.push_async_callback(db.close)
     store = await WorkflowStore.open(db)
-    links, stubs, breakers = {}, {}, {}
+    services: dict[str, Downstream] = {}
     for name, stub in STUBS.items():
-        links[name] = Link(name, settings.addr_of(name), settings.unreachable_fail_fast_seconds)
-        stack.push_async_callback(links[name].close)
-        stubs[name] = stub(links[name].channel)
-        breakers[name] = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
+        link = Link(name, settings.addr_of(name), settings.unreachable_fail_fast_seconds)
+        stack.push_async_callback(link.close)
+        breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
+        services[name] = Downstream(stub(link.channel), link, breaker)
     cache = ResultCache.open(settings.cache_l1_size, settings.redis_url, settings.cache_key_prefix)
     stack.push_async_callback(cache.close)
-    events = EventHub()
-    owner = lease_owner(settings.orchestrator_node)
-    executor = Executor(store, stubs, links, breakers, cache, events, CallStats(), settings, owner)
+    keys = Keys(lambda service: services[service].link.ready_at)
+    events, stats = EventHub(), CallStats()
+    executor = Executor(
+        store,
+        services,
+        cache,
+        keys,
+        events,
+        stats,
+        owner=lease_owner(settings.orchestrator_node),
+        margin=settings.deadline_margin_seconds,
+        breaker_min_timeout=settings.breaker_min_timeout_seconds,
+        max_text_chars=settings.max_text_chars,
+    )
     sizes = {
         pb.PRIORITY_HIGH: settings.queue_size_high,
         pb.PRIORITY_NORMAL: settings.queue_size_normal,
         pb.PRIORITY_LOW: settings.queue_size_low,
     }
     scheduler = Scheduler(sizes, settings.orchestrator_workers, settings.queue_max_bytes)
-    orchestrator = Orchestrator(store, executor, scheduler, cache, events, settings)
-    metrics.watch(orchestrator)
+    ttl = partial(_cache_ttl, settings=settings)
+    runs = Runs(store, executor, scheduler, events, keys, ttl)
+    leases = Leases(
+        store,
+        runs,
+        executor.owner,
+        settings.orchestrator_node,
+        settings.workflow_lease_seconds,
+        settings.max_interruptions,
+    )
+    intake = Intake(
+        store,
+        cache,
+        keys,
+        scheduler,
+        runs,
+        leases,
+        timeout=lambda spec: spec.timeout(settings),
+        cache_ttl=ttl,
+        async_timeout=settings.async_timeout_seconds,
+    )
+    validate = partial(validate_create, settings=settings)
+    orchestrator = Orchestrator(intake, runs, leases, store, events, validate)
+    breakers = {name: service.breaker for name, service in services.items()}
+    metrics.watch(scheduler, breakers, cache)
     await orchestrator.start()
     stack.push_async_callback(orchestrator.stop)
-    return orchestrator
+    peers = Peers({name: settings.addr_of(name) for name in services})
+    stack.push_async_callback(peers.close)
+    servicer = OrchestratorServicer(
+        orchestrator,
+        cache,
+        health=partial(check_all, peers, breakers, cache, bool(settings.redis_url)),
+        measure=partial(measure, settings, scheduler, cache, stats, breakers),
+        settings=settings,
+    )
+    return servicer, orchestrator
+
+
+def _cache_ttl(spec, settings: Settings) -> float:
+    return spec.cache_ttl(settings)

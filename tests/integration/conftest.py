@@ -14,6 +14,7 @@ from services.common.server import Server, create_server
 from services.common.settings import Settings
 from services.embeddings.__main__ import build as build_embeddings
 from services.orchestrator.__main__ import build as build_orchestrator
+from tests.callers import channel_as
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Suite:
     servers: dict[str, Server]
 
     def channel(self, service: str) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(self.settings.addr_of(service))
+        return channel_as(self.settings.addr_of(service))
 
 
 async def start_service(name, build, settings, stack) -> tuple[Server, Settings]:

@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 from collections import Counter
 
-import grpc
-
 from aiorch.v1 import (
     classifier_pb2,
     classifier_pb2_grpc,
@@ -24,6 +22,7 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.server import Service, create_server
 from services.common.settings import Settings
 from services.orchestrator.__main__ import build as build_orchestrator
+from tests.callers import channel_as
 
 
 class FakeCapabilities(
@@ -128,7 +127,7 @@ async def start_orchestrator(stack, settings: Settings, **changes):
     server = create_server(await build_orchestrator(settings, stack), "127.0.0.1:0")
     await server.start()
     stack.push_async_callback(server.stop, 0)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    channel = channel_as(f"127.0.0.1:{server.port}")
     stack.push_async_callback(channel.close)
     return server, orchestrator_pb2_grpc.OrchestratorServiceStub(channel), settings
 
@@ -161,12 +160,13 @@ def request(text="Bob will send the invoice on Friday.", **changes) -> pb.Create
     return message
 
 
-async def finished(stub, workflow_id: str, timeout: float = 10) -> pb.Workflow:
-    """Polls GetWorkflow until the workflow has ended."""
+async def finished(stub, workflow_id: str, timeout: float = 10, metadata=()) -> pb.Workflow:
+    """Polls GetWorkflow (with the call `metadata`) until the workflow has ended."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
-        workflow = (await stub.GetWorkflow(pb.GetWorkflowRequest(workflow_id=workflow_id))).workflow
+        read = pb.GetWorkflowRequest(workflow_id=workflow_id)
+        workflow = (await stub.GetWorkflow(read, metadata=metadata)).workflow
         if workflow.status not in (pb.WORKFLOW_STATUS_PENDING, pb.WORKFLOW_STATUS_RUNNING):
             return workflow
         if loop.time() > end:

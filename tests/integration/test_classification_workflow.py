@@ -15,6 +15,7 @@ from aiorch.v1 import classifier_pb2, classifier_pb2_grpc, orchestrator_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.errors import field_violations
 from services.orchestrator.__main__ import build as build_orchestrator
+from tests.callers import channel_as
 
 from .conftest import start_service
 
@@ -129,7 +130,7 @@ async def test_the_classifier_call_carries_the_workflows_remaining_time(suite):
         stack.push_async_callback(server.stop, 0)
         settings = suite.settings.model_copy(update={"classifier_addr": f"127.0.0.1:{port}"})
         _, settings = await start_service("orchestrator", build_orchestrator, settings, stack)
-        async with grpc.aio.insecure_channel(settings.orchestrator_addr) as channel:
+        async with channel_as(settings.orchestrator_addr) as channel:
             stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
             request = valid_request(timeout=timedelta(seconds=3), use_cache=False)
             await stub.CreateWorkflow(request, timeout=10)
@@ -145,7 +146,7 @@ async def test_an_unreachable_classifier_fails_the_workflow_with_unavailable(sui
     settings = suite.settings.model_copy(update=changes)
     async with contextlib.AsyncExitStack() as stack:
         _, settings = await start_service("orchestrator", build_orchestrator, settings, stack)
-        async with grpc.aio.insecure_channel(settings.orchestrator_addr) as channel:
+        async with channel_as(settings.orchestrator_addr) as channel:
             stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
             workflow = (await stub.CreateWorkflow(valid_request(), timeout=10)).workflow
     assert workflow.status == pb.WORKFLOW_STATUS_FAILED

@@ -37,10 +37,22 @@ def timed_steps(workflow_type: str) -> float:
     )
 
 
-async def test_a_finished_workflow_counts_its_type_status_and_step_time(suite):
+def waits() -> float:
+    """Queue waits observed, over every priority."""
+    return sum(
+        s.value
+        for f in REGISTRY.collect()
+        if f.name == "aiorch_orchestrator_queue_wait_seconds"
+        for s in f.samples
+        if s.name.endswith("_count")
+    )
+
+
+async def test_a_finished_workflow_counts_its_type_status_step_time_and_queue_wait(suite):
     finished = {"type": "classification", "status": "succeeded"}
     before = value("aiorch_orchestrator_workflows_total", **finished)
     steps = timed_steps("classification")
+    waited = waits()
     request = pb.CreateWorkflowRequest(
         type="classification",
         wait=True,
@@ -58,12 +70,13 @@ async def test_a_finished_workflow_counts_its_type_status_and_step_time(suite):
     after = timed_steps("classification")
     ran = [s for s in workflow.steps if s.HasField("started_at")]  # not the skipped
     assert after == steps + len(ran) > steps
+    assert waits() == waited + 1  # the workflow's wait in the queue, as a histogram
+    assert value("aiorch_orchestrator_queue_wait_seconds_bucket", priority="normal", le="+Inf") > 0
 
 
 async def test_queues_breakers_and_cache_are_read_at_scrape_time(suite):
     names = {s.name: s for f in REGISTRY.collect() for s in f.samples}
     assert value("aiorch_orchestrator_queue_depth", priority="normal") == 0
-    assert "aiorch_orchestrator_queue_wait_seconds" in names
     assert value("aiorch_orchestrator_breaker_state", service="classifier") == 0  # closed
     assert "aiorch_orchestrator_cache_lookups_total" in names
 

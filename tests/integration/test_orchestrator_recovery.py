@@ -17,10 +17,11 @@ from aiorch.v1 import orchestrator_pb2_grpc
 from services.common.database import Database
 from services.common.deadlines import Deadline
 from services.common.server import create_server
+from services.orchestrator import record
 from services.orchestrator.__main__ import build as build_orchestrator
-from services.orchestrator.orchestrator import new_workflow
 from services.orchestrator.store import WorkflowStore
 from services.orchestrator.validation import validate_create
+from tests.callers import TESTER, channel_as
 
 from .orchestrator_fakes import (
     FakeCapabilities,
@@ -36,11 +37,11 @@ async def _left_behind(store, settings, status, owner, lease_until, key="") -> p
     """A workflow as an orchestrator leaves it in the store."""
     create = request(wait=False, use_cache=False, idempotency_key=key)
     plan = validate_create(create, settings)
-    workflow = new_workflow(str(uuid.uuid4()), create, plan, Deadline.within(60))
+    workflow = record.new(str(uuid.uuid4()), create, plan, Deadline.within(60))
     workflow.status = status
     await store.insert(
         workflow,
-        caller="anonymous" if key else "",
+        caller=TESTER,
         idempotency_key=key,
         request=create.SerializeToString(),
         owner=owner,
@@ -165,7 +166,7 @@ async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_p
         server = create_server(services, "127.0.0.1:0")
         await server.start()
         stack.push_async_callback(server.stop, 0)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+        channel = channel_as(f"127.0.0.1:{server.port}")
         stack.push_async_callback(channel.close)
         stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
         key = uuid.uuid4().hex
@@ -179,7 +180,7 @@ async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_p
             await waiting
         took = time.perf_counter() - started
         store = await _store(stack, settings.database_url)
-        left = await store.find("anonymous", key)
+        left = await store.find(TESTER, key)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "retry with the same idempotency_key" in caught.value.details()
     assert took < 1.5

@@ -125,7 +125,11 @@ async def test_an_open_breaker_fails_required_steps_fast_and_skips_optional_ones
         ).workflow
         took = time.perf_counter() - started
         health = await stub.GetServicesHealth(pb.GetServicesHealthRequest(), timeout=5)
-        advice = await stub.Optimize(pb.OrchestratorServiceOptimizeRequest(), timeout=5)
+        advice = await stub.Optimize(
+            pb.OrchestratorServiceOptimizeRequest(),
+            metadata=(("x-user-id", "root"), ("x-user-roles", "admin")),
+            timeout=5,
+        )
     assert fake.calls["Embed"] == calls  # no call went out while open
     assert partial.status == pb.WORKFLOW_STATUS_PARTIAL
     assert partial.result.classification.label == "finance"

@@ -12,13 +12,21 @@ from grpc_status import rpc_status
 
 from aiorch.v1 import meeting_intel_pb2
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.common.errors import Unimplemented, field_violations
+from services.common.errors import DomainError, field_violations
 
 from .orchestrator_fakes import (
     finished,
     request,
     running,
 )
+
+ADMIN = (("x-user-id", "root"), ("x-user-roles", "admin"))
+
+
+class NotBuilt(DomainError):
+    """What a service answers for a part of its contract not built yet."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_an_async_workflow_answers_at_once_and_its_status_shows_the_end(tmp_path):
@@ -161,7 +169,7 @@ async def test_hybrid_runs_its_branches_in_parallel(tmp_path):
 
 async def test_a_hybrid_branch_that_fails_leaves_the_others_as_partial(tmp_path):
     async with running(tmp_path) as (fake, stub):
-        fake.always_fail["Analyze"] = Unimplemented("not built")
+        fake.always_fail["Analyze"] = NotBuilt("not built")
         workflow = (await stub.CreateWorkflow(request(type="hybrid"), timeout=10)).workflow
     assert workflow.status == pb.WORKFLOW_STATUS_PARTIAL
     assert "analyze failed (not built)" in workflow.error.message
@@ -181,7 +189,7 @@ async def test_meeting_intelligence_analyzes_segments_and_classifies_when_asked(
     )
     async with running(tmp_path) as (fake, stub):
         workflow = (await stub.CreateWorkflow(meeting, timeout=10)).workflow
-        fake.always_fail["Analyze"] = Unimplemented("not built")
+        fake.always_fail["Analyze"] = NotBuilt("not built")
         meeting.use_cache = False
         failed = (await stub.CreateWorkflow(meeting, timeout=10)).workflow
     assert workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
@@ -212,20 +220,21 @@ async def test_list_types_reads_the_declarations_with_their_default_timeouts(tmp
     assert "embedding" in types["classification"].outputs
 
 
-async def test_cache_admin_rpcs_need_the_admin_token(tmp_path):
-    admin = (("x-admin-token", "s3cret"),)
+async def test_admin_rpcs_need_the_admin_role(tmp_path):
+    admin = (("x-user-id", "root"), ("x-user-roles", "admin"))
+    invalidate = pb.InvalidateCacheRequest(pattern="classification:*")
     async with running(tmp_path) as (fake, stub):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.GetCacheStats(pb.GetCacheStatsRequest(), metadata=admin, timeout=5)
-        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    async with running(tmp_path, admin_token="s3cret") as (fake, stub):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.GetCacheStats(pb.GetCacheStatsRequest(), timeout=5)
-        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        for call, message in (
+            (stub.GetCacheStats, pb.GetCacheStatsRequest()),
+            (stub.InvalidateCache, invalidate),
+            (stub.Optimize, pb.OrchestratorServiceOptimizeRequest()),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call(message, timeout=5)
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
         await stub.CreateWorkflow(request(), timeout=5)
         await stub.CreateWorkflow(request(), timeout=5)
         stats = await stub.GetCacheStats(pb.GetCacheStatsRequest(), metadata=admin, timeout=5)
-        invalidate = pb.InvalidateCacheRequest(pattern="classification:*")
         removed = await stub.InvalidateCache(invalidate, metadata=admin, timeout=5)
         await stub.CreateWorkflow(request(), timeout=5)
     assert stats.levels[0].level == "l1" and stats.levels[0].entries == 1
@@ -234,10 +243,46 @@ async def test_cache_admin_rpcs_need_the_admin_token(tmp_path):
     assert fake.calls["Classify"] == 2
 
 
+async def test_a_workflow_is_its_creators_and_nobody_elses(tmp_path):
+    alice, bob = (("x-user-id", "alice"),), (("x-user-id", "bob"),)
+    admin = (("x-user-id", "root"), ("x-user-roles", "admin"))
+    async with running(tmp_path, delay=0.5) as (_fake, stub):
+        created = await stub.CreateWorkflow(request(wait=False), metadata=alice, timeout=5)
+        workflow_id = created.workflow.workflow_id
+        for call, message in (
+            (stub.GetWorkflow, pb.GetWorkflowRequest(workflow_id=workflow_id)),
+            (stub.CancelWorkflow, pb.CancelWorkflowRequest(workflow_id=workflow_id)),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:  # not even that it exists
+                await call(message, metadata=bob, timeout=5)
+            assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            watch = pb.WatchWorkflowRequest(workflow_id=workflow_id)
+            [event async for event in stub.WatchWorkflow(watch, metadata=bob, timeout=5)]
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        read = pb.GetWorkflowRequest(workflow_id=workflow_id)
+        seen_by_admin = (await stub.GetWorkflow(read, metadata=admin, timeout=5)).workflow
+        done = await finished(stub, workflow_id, metadata=alice)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:  # stored, and still not bob's
+            await stub.GetWorkflow(read, metadata=bob, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert seen_by_admin.workflow_id == workflow_id
+    assert done.status == pb.WORKFLOW_STATUS_SUCCEEDED
+
+
+async def test_a_caller_nobody_vouched_for_is_refused(tmp_path):
+    async with running(tmp_path) as (_fake, stub):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateWorkflow(request(), metadata=(("x-user-id", " "),), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_services_health_checks_each_dependency_with_its_breaker(tmp_path):
     async with running(tmp_path, meeting_intel_addr="127.0.0.1:1") as (_fake, stub):
         reply = await stub.GetServicesHealth(pb.GetServicesHealthRequest(), timeout=5)
-        optimized = await stub.Optimize(pb.OrchestratorServiceOptimizeRequest(), timeout=5)
+        optimized = await stub.Optimize(
+            pb.OrchestratorServiceOptimizeRequest(), metadata=ADMIN, timeout=5
+        )
     health = {s.name: s for s in reply.services}
     assert set(health) == {"classifier", "meeting_intel", "embeddings"}
     assert health["classifier"].serving and health["classifier"].latency_ms > 0
@@ -254,5 +299,5 @@ async def test_a_redis_that_is_down_costs_no_request_and_shows_in_health(tmp_pat
     assert first.status == second.status == pb.WORKFLOW_STATUS_SUCCEEDED
     assert second.cached and fake.calls["Classify"] == 1  # L1 carries on
     redis = {s.name: s for s in reply.services}["redis"]
-    assert redis.address == "127.0.0.1:1" and not redis.serving
+    assert not redis.serving and not redis.address  # internal addresses are not shown
     assert "redis unavailable" in redis.error

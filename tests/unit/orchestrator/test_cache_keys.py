@@ -1,38 +1,65 @@
 from aiorch.v1 import classifier_pb2
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.orchestrator.cache_keys import backend_versions, cache_key
+from services.common.deadlines import Deadline
+from services.orchestrator import record
+from services.orchestrator.cache_keys import Keys, cache_key
+from services.orchestrator.validation import validate_create
 from services.orchestrator.workflows import WORKFLOWS
 
 CLASSIFICATION = WORKFLOWS["classification"]
+MODELS = {"classifier": "local/minilm"}
 
 
 def given(text="Bob sends the invoice.") -> pb.WorkflowInput:
     return pb.WorkflowInput(text=text, labels=[classifier_pb2.Label(name="finance")])
 
 
-def test_the_key_names_the_type_and_is_the_same_for_the_same_request(settings):
-    versions = backend_versions(settings)
-    key = cache_key(CLASSIFICATION, given(), ["label"], versions)
+def test_the_key_names_the_type_and_is_the_same_for_the_same_request():
+    key = cache_key(CLASSIFICATION, given(), ["label"], MODELS)
     assert key.startswith("classification:") and len(key) == len("classification:") + 64
-    assert (
-        cache_key(CLASSIFICATION, given("  Bob sends the invoice.\n"), ["label"], versions) == key
+    assert cache_key(CLASSIFICATION, given("  Bob sends the invoice.\n"), ["label"], MODELS) == key
+
+
+def test_input_outputs_and_models_each_change_the_key():
+    key = cache_key(CLASSIFICATION, given(), ["label", "scores"], MODELS)
+    assert cache_key(CLASSIFICATION, given(), ["scores", "label"], MODELS) == key
+    assert cache_key(CLASSIFICATION, given(), ["label", "keywords"], MODELS) != key
+    assert cache_key(CLASSIFICATION, given("Other text."), ["label", "scores"], MODELS) != key
+    openai = {"classifier": "openai/gpt-4o-mini"}
+    assert cache_key(CLASSIFICATION, given(), ["label", "scores"], openai) != key
+
+
+def _workflow(settings, **fields):
+    request = pb.CreateWorkflowRequest(type="classification", input=given(), **fields)
+    plan = validate_create(request, settings)
+    return record.new("id", request, plan, Deadline.within(10)), request
+
+
+def test_no_known_key_until_each_called_service_has_named_its_model(settings):
+    ready = {"classifier": 1.0}
+    keys = Keys(ready.get)
+    workflow, request = _workflow(settings)
+    unknown = cache_key(
+        CLASSIFICATION, given(), list(workflow.expected_outputs), {"classifier": "?"}
     )
-
-
-def test_input_outputs_and_versions_each_change_the_key(settings):
-    versions = backend_versions(settings)
-    key = cache_key(CLASSIFICATION, given(), ["label", "scores"], versions)
-    assert cache_key(CLASSIFICATION, given(), ["scores", "label"], versions) == key
-    assert cache_key(CLASSIFICATION, given(), ["label", "keywords"], versions) != key
-    assert cache_key(CLASSIFICATION, given("Other text."), ["label", "scores"], versions) != key
-    other = settings.model_copy(update={"embeddings_max_tokens": 128})
-    assert cache_key(CLASSIFICATION, given(), ["label", "scores"], backend_versions(other)) != key
-
-
-def test_a_model_a_type_does_not_use_does_not_change_its_key(settings):
-    openai_meetings = settings.model_copy(update={"meeting_intel_backend": "openai"})
-    assert cache_key(
-        WORKFLOWS["embedding"], given(), ["embedding"], backend_versions(settings)
-    ) == (
-        cache_key(WORKFLOWS["embedding"], given(), ["embedding"], backend_versions(openai_meetings))
+    assert keys.of(workflow, request) == unknown  # shares work in flight, finds nothing
+    assert keys.of(workflow, request, known=True) is None  # so nothing is stored under it
+    keys.learn("classifier", "local/minilm")
+    assert keys.of(workflow, request) == cache_key(
+        CLASSIFICATION, given(), list(workflow.expected_outputs), MODELS
     )
+    no_cache, request = _workflow(settings, use_cache=False)
+    assert keys.of(no_cache, request) is None
+
+
+def test_a_service_that_reconnected_is_unknown_until_it_replies_again(settings):
+    ready = {"classifier": 1.0}
+    keys = Keys(ready.get)
+    workflow, request = _workflow(settings)
+    keys.learn("classifier", "local/minilm")
+    before = keys.of(workflow, request)
+    ready["classifier"] = 2.0  # restarted, perhaps with another backend
+    assert keys.of(workflow, request, known=True) is None
+    assert keys.of(workflow, request) not in (None, before)
+    keys.learn("classifier", "openai/gpt-4o-mini")
+    assert keys.of(workflow, request) not in (None, before)

@@ -40,10 +40,20 @@ async def test_a_stored_workflow_comes_back_as_it_was_updated(store, request):
     assert await store.get("missing") is None
 
 
+async def test_a_workflow_is_read_by_its_caller_only_when_one_is_named(store, request):
+    workflow_id = request.node.name
+    await store.insert(_workflow(workflow_id), caller="alice", owner="me")
+    assert (await store.get(workflow_id, "alice")).workflow_id == workflow_id
+    assert await store.get(workflow_id, "bob") is None
+    assert (await store.get(workflow_id)).workflow_id == workflow_id
+    [(_, _, caller, _)] = _mine(await store.claim_orphans("new", "", _ms(10), _ms(15)), workflow_id)
+    assert caller == "alice"
+
+
 async def test_only_the_lease_holder_writes_a_running_workflow(store, request):
     workflow_id = request.node.name
     await store.insert(_workflow(workflow_id), owner="old", lease_until=_ms(-1))
-    [(claimed, _, _)] = _mine(await store.claim_orphans("new", "", _ms(0), _ms(5)), workflow_id)
+    [(claimed, _, _, _)] = _mine(await store.claim_orphans("new", "", _ms(0), _ms(5)), workflow_id)
     assert claimed.workflow_id == workflow_id
     stale = _workflow(workflow_id, pb.WORKFLOW_STATUS_SUCCEEDED)
     assert not await store.update(stale, "2026-01-01T00:00:00Z", "old")
@@ -67,7 +77,7 @@ async def test_renew_extends_only_what_runs_and_names_what_is_no_longer_held(sto
     assert lost == {taken}
     # `idle` is not renewed: nothing runs it here, so its lease lapses and another takes it.
     claimed = await store.claim_orphans("third", "", _ms(0), _ms(5))
-    assert [w.workflow_id for w, _, _ in _mine(claimed, mine, idle, taken)] == [idle]
+    assert [w.workflow_id for w, _, _, _ in _mine(claimed, mine, idle, taken)] == [idle]
 
 
 async def test_a_restarted_node_claims_what_its_earlier_life_left_at_once(store, request):
@@ -78,11 +88,11 @@ async def test_a_restarted_node_claims_what_its_earlier_life_left_at_once(store,
     await store.insert(_workflow(f"{workflow_id}-b"), owner=f"{other}/life1", lease_until=_ms(60))
     claimed = await store.claim_orphans(f"{node}/life2", node, _ms(0), _ms(5))
     mine = _mine(claimed, workflow_id, f"{workflow_id}-b")
-    assert [(w.workflow_id, n) for w, _, n in mine] == [(workflow_id, 1)]
+    assert [(w.workflow_id, n) for w, _, _, n in mine] == [(workflow_id, 1)]
     # A RUNNING workflow claimed again counts one more interruption; its own node's later
     # lives see the count grow.
     claimed = await store.claim_orphans(f"{node}/life3", node, _ms(0), _ms(5))
-    assert [n for _, _, n in _mine(claimed, workflow_id)] == [2]
+    assert [n for _, _, _, n in _mine(claimed, workflow_id)] == [2]
 
 
 async def test_a_nul_in_a_stored_text_is_the_callers_mistake(store):
