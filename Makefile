@@ -82,7 +82,7 @@ $(OPENAPI): gateway/openapi.py $(DESCRIPTOR) $(VENV)/.stamp
 	$(PY) -m gateway.openapi --descriptor $(DESCRIPTOR) --out $@
 
 $(TOKENIZER): $(VENV)/.stamp
-	$(PY) -m services.embeddings.fetch_tokenizer $@
+	$(PY) -m tools.fetch_tokenizer $@
 
 # honcho exits 130 after Ctrl-C has stopped every process cleanly: that is success here.
 run: setup
@@ -122,11 +122,19 @@ node_modules/.stamp: package.json
 	touch $@
 
 # buf cannot fetch googleapis here, so it lints a protoc image that carries the imports
-# and the comments (source info) instead of resolving them itself.
+# and the comments (source info) instead of resolving them itself. `buf breaking` compares
+# the contracts with those of the last release, the commit protos/RELEASED names (move it
+# when a release ships).
 lint: setup node_modules/.stamp
 	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info \
 		--descriptor_set_out=build/lint.binpb $(PROTOS)
 	node_modules/.bin/buf lint build/lint.binpb --config protos/buf.yaml --path aiorch/v1
+	rm -rf build/released && mkdir -p build/released
+	git archive "$$(cat protos/RELEASED)" protos | tar -x -C build/released
+	$(PY) -m grpc_tools.protoc -Ibuild/released/protos -I$(GOOGLEAPIS) --include_imports \
+		--descriptor_set_out=build/released.binpb build/released/protos/aiorch/v1/*.proto
+	node_modules/.bin/buf breaking build/lint.binpb --against build/released.binpb \
+		--config protos/buf.yaml --path aiorch/v1
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 

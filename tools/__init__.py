@@ -1,0 +1,1 @@
+"""Developer and install tools: not part of any service."""
