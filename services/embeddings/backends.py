@@ -4,6 +4,7 @@ server. Both give unit vectors, per-text token counts where known, and the usage
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
 import numpy as np
 
@@ -11,6 +12,30 @@ from services.common import llm, metrics, telemetry
 from services.common.settings import Settings
 from services.embeddings.batcher import MicroBatcher
 from services.embeddings.model import Encoded, SentenceEncoder
+
+
+class Backend(Protocol):
+    """What the servicer embeds with: unit vectors and the usage, within `timeout` seconds
+    (None: no limit)."""
+
+    model_id: str
+
+    async def embed(self, texts: list[str], timeout: float | None) -> tuple[Encoded, llm.Usage]: ...
+
+    async def close(self) -> None: ...
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The backend `settings` choose."""
+    if settings.embeddings_backend == "openai":
+        return OpenAIBackend(settings)
+    encoder = SentenceEncoder(
+        settings.embeddings_tokenizer_path,
+        settings.embeddings_model_path or None,
+        settings.embeddings_max_tokens,
+        threads=settings.embeddings_threads,
+    )
+    return LocalBackend(encoder, settings)
 
 
 class LocalBackend:
@@ -28,9 +53,9 @@ class LocalBackend:
 
     async def embed(self, texts: list[str], timeout: float | None) -> tuple[Encoded, llm.Usage]:
         if self.batcher is not None:
-            encoded = await self.batcher.encode_async(texts)
+            encoded = await self.batcher.encode_async(texts, timeout)
         else:  # inference holds the CPU for milliseconds: keep it off the event loop
-            encoded = await asyncio.to_thread(self.encoder.encode, texts)
+            encoded = await asyncio.wait_for(asyncio.to_thread(self.encoder.encode, texts), timeout)
         tokens = sum(encoded.tokens)
         metrics.record_usage("local", self.model_id, tokens, 0, 0.0)
         return encoded, llm.Usage(tokens, 0, 0.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,13 +19,14 @@ import numpy as np
 from opentelemetry import trace
 
 from services.common import metrics, telemetry
-from services.common.errors import Overloaded
+from services.common.errors import DeadlineExceeded, Overloaded
 from services.embeddings.model import Encoded
 
 
 @dataclass
 class _Request:
     texts: list[str]
+    deadline: float  # time.monotonic() after which nobody waits for the vectors
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     queued_at: float = field(default_factory=time.monotonic)
     # The span of the call that queued it, which the batch's span links to.
@@ -50,7 +52,9 @@ class MicroBatcher:
         self.seconds_per_text = 0.002  # refined by every batch that runs
         self.worker: asyncio.Task | None = None
 
-    async def encode_async(self, texts: list[str]) -> Encoded:
+    async def encode_async(self, texts: list[str], timeout: float | None = None) -> Encoded:
+        """The texts' vectors, from the batch they joined; work whose `timeout` (seconds)
+        has passed by the time its batch runs is not encoded (DeadlineExceeded)."""
         if self.queued_texts + len(texts) > self.max_queued:
             drain = self.queued_texts * self.seconds_per_text
             raise Overloaded(f"{self.queued_texts} texts are queued", retry_after=max(drain, 0.05))
@@ -58,7 +62,7 @@ class MicroBatcher:
             # In a context of its own: the worker outlives the call that started it, and
             # its batch spans link to the calls they serve rather than nest in the first.
             self.worker = asyncio.create_task(self._run(), context=contextvars.Context())
-        request = _Request(texts)
+        request = _Request(texts, time.monotonic() + (math.inf if timeout is None else timeout))
         self.queued_texts += len(texts)
         await self.queue.put(request)
         return await request.done
@@ -78,16 +82,27 @@ class MicroBatcher:
                 size += len(request.texts)
             await self._encode(batch, size)
 
-    async def _encode(self, batch: list[_Request], size: int) -> None:
-        texts = [text for request in batch for text in request.texts]
+    async def _encode(self, gathered: list[_Request], size: int) -> None:
         started = time.monotonic()
-        metrics.EMBED_BATCH_TEXTS.observe(size)
+        batch = []
+        for request in gathered:
+            if request.done.done():  # its caller went away
+                continue
+            if request.deadline <= started:
+                request.done.set_exception(DeadlineExceeded("the deadline passed in the queue"))
+                continue
+            batch.append(request)
+        if not batch:
+            self.queued_texts -= size
+            return
+        texts = [text for request in batch for text in request.texts]
+        metrics.EMBED_BATCH_TEXTS.observe(len(texts))
         for request in batch:
             metrics.EMBED_QUEUE_SECONDS.observe(started - request.queued_at)
         links = [trace.Link(r.span) for r in batch if r.span.is_valid]
         try:
             with telemetry.tracer.start_as_current_span(
-                "embeddings batch", links=links, attributes={"aiorch.batch.texts": size}
+                "embeddings batch", links=links, attributes={"aiorch.batch.texts": len(texts)}
             ):
                 encoded = await asyncio.to_thread(self.encode, texts)
         except Exception as error:  # the callers get the error; the worker goes on
@@ -97,7 +112,7 @@ class MicroBatcher:
             return
         finally:
             self.queued_texts -= size
-        self.seconds_per_text = (time.monotonic() - started) / size
+        self.seconds_per_text = (time.monotonic() - started) / len(texts)
         offset = 0
         for request in batch:
             n = len(request.texts)
