@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from services.common.errors import Overloaded
+from services.common.errors import DeadlineExceeded, Overloaded
 from services.embeddings.batcher import MicroBatcher
 from services.embeddings.model import Encoded
 
@@ -80,4 +80,19 @@ async def test_an_encoder_error_reaches_every_caller_of_the_batch_and_the_next_b
     )
     assert all(isinstance(r, RuntimeError) for r in results)
     assert (await batcher.encode_async(["ccc"])).tokens == [3]
+    await batcher.close()
+
+
+async def test_work_whose_deadline_passed_in_the_queue_is_not_encoded():
+    encoder = CountingEncoder()
+    batcher = MicroBatcher(encoder, max_batch_size=32, max_wait=0.05)
+    late, on_time = await asyncio.gather(
+        batcher.encode_async(["late"], timeout=0.01),
+        batcher.encode_async(["on time"], timeout=5),
+        return_exceptions=True,
+    )
+    assert isinstance(late, DeadlineExceeded)
+    assert on_time.tokens == [7]
+    assert encoder.batches == [["on time"]]
+    assert batcher.queued_texts == 0
     await batcher.close()
