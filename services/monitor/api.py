@@ -11,8 +11,9 @@ histogram_quantile() compute them:
 - `api.<service>.requests`: RPCs that ended, per second;
 - `api.<service>.errors.percent`: those that ended with a server error (the codes a
   gateway answers with 5xx), in percent;
-- `api.<service>.latency.p95`: the 95th percentile of their duration, in milliseconds
-  (0 when none ended in the window).
+- `api.<service>.latency.p95`: the 95th percentile of the duration of its unary calls, in
+  milliseconds (0 when none ended in the window). Streams are left out: a WatchMetrics
+  stream lasts as long as its watcher looks, which says nothing of the service's speed.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def parse(text: str) -> dict[str, Reading]:
             reading.handled += float(value)
             if found.get("grpc_code") in SERVER_ERROR_NAMES:
                 reading.errors += float(value)
-        else:
+        elif found.get("grpc_type") == "unary":
             reading.buckets[float(found["le"])] += float(value)
     return dict(readings)
 

@@ -14,7 +14,7 @@ from services.common.deadlines import call_timeout
 from services.common.settings import Settings
 from services.monitor import messages, peers, validation
 from services.monitor.activity import ActivityStore
-from services.monitor.health import host_components, overall
+from services.monitor.health import host_components, overall, service_components
 from services.monitor.history import matching
 from services.monitor.recommendations import recommend
 from services.monitor.recorder import MetricsRecorder
@@ -58,7 +58,9 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         services = await peers.check_all(
             self.peer_addrs, timeout, self.settings.monitor_peer_slow_ms
         )
-        return messages.health(overall([*host_components(self.alerts.active), *services]))
+        active = self.alerts.active
+        components = [*host_components(active), *service_components(services, active)]
+        return messages.health(overall(components))
 
     async def GetCurrentMetrics(self, request, context):
         return pb.GetCurrentMetricsResponse(sample=messages.sample(self.recorder.latest))

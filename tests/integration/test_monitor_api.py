@@ -35,7 +35,8 @@ class Drill(embeddings_pb2_grpc.EmbeddingsServiceServicer):
 
 @pytest.fixture(scope="module")
 async def drill():
-    """(stub of the drill service, address of the process's metrics endpoint)."""
+    """(stub of the drill service, address of the process's metrics endpoint, address of
+    the drill service)."""
     server = create_server(
         [
             Service(
@@ -53,6 +54,7 @@ async def drill():
             yield (
                 embeddings_pb2_grpc.EmbeddingsServiceStub(channel),
                 f"127.0.0.1:{metrics.server_port}",
+                f"127.0.0.1:{server.port}",
             )
     finally:
         metrics.shutdown()
@@ -60,8 +62,9 @@ async def drill():
 
 
 @contextlib.asynccontextmanager
-async def watching(settings, metrics_addr):
-    """A monitor that scrapes the drill's endpoint often, over a one-second window."""
+async def watching(settings, metrics_addr, addr=""):
+    """A monitor that scrapes the drill's endpoint often, over a one-second window (and
+    checks the drill's health as the embeddings service's, given its `addr`)."""
     addrs = {
         f"{name}_metrics_addr": ""
         for name in ("orchestrator", "classifier", "meeting_intel", "monitor")
@@ -70,6 +73,7 @@ async def watching(settings, metrics_addr):
         settings,
         **addrs,
         embeddings_metrics_addr=metrics_addr,
+        **({"embeddings_addr": addr} if addr else {}),
         monitor_scrape_interval_seconds=0.1,
         monitor_api_window_seconds=1.0,
         alert_hold_seconds=0.3,
@@ -106,7 +110,7 @@ def resolved(metric):
 
 
 async def test_current_metrics_show_rate_errors_and_p95_per_service(settings, drill):
-    stub, metrics_addr = drill
+    stub, metrics_addr, _ = drill
     async with watching(settings, metrics_addr) as monitor:
         await asyncio.sleep(0.3)  # a first reading to count from
         await embed(stub, "", 20)
@@ -123,29 +127,44 @@ async def test_current_metrics_show_rate_errors_and_p95_per_service(settings, dr
     assert "cpu.percent" in found  # beside the host's figures
 
 
+async def embeddings_health(monitor) -> pb.ComponentHealth:
+    health = await monitor.GetHealth(pb.GetHealthRequest(), timeout=5)
+    [component] = [c for c in health.components if c.name == "embeddings"]
+    return component
+
+
 async def test_an_error_rate_alert_fires_during_a_failure_and_resolves_after(settings, drill):
-    stub, metrics_addr = drill
-    async with watching(settings, metrics_addr) as monitor:
+    stub, metrics_addr, addr = drill
+    async with watching(settings, metrics_addr, addr) as monitor:
         await asyncio.sleep(0.3)
+        assert (await embeddings_health(monitor)).state == pb.HEALTH_STATE_HEALTHY
         failing = asyncio.create_task(embed(stub, "down", 8))
         alerts = await until(monitor, firing(ERRORS))
         [alert] = [a for a in alerts.active if a.metric == ERRORS]
         assert alert.value >= 50 and alert.threshold == settings.alert_api_error_rate_critical
+        # It answers its health check, but fails its callers: GetHealth says so.
+        component = await embeddings_health(monitor)
+        assert component.state == pb.HEALTH_STATE_UNHEALTHY, component
+        assert ERRORS in component.reason and component.latency_ms > 0
         await failing
         await embed(stub, "", 5)  # recovered: calls succeed again
         await until(monitor, resolved(ERRORS))
+        assert (await embeddings_health(monitor)).state == pb.HEALTH_STATE_HEALTHY
 
 
 async def test_a_p95_latency_alert_fires_while_slow_and_resolves_after(settings, drill):
-    stub, metrics_addr = drill
-    async with watching(settings, metrics_addr) as monitor:
+    stub, metrics_addr, addr = drill
+    async with watching(settings, metrics_addr, addr) as monitor:
         await asyncio.sleep(0.3)
         slow = asyncio.create_task(embed(stub, "slow", 8))
         alerts = await until(monitor, firing(LATENCY))
         [alert] = [a for a in alerts.active if a.metric == LATENCY]
         assert alert.value >= 100 and alert.severity == common_pb2.SEVERITY_WARNING
+        component = await embeddings_health(monitor)
+        assert component.state == pb.HEALTH_STATE_DEGRADED and LATENCY in component.reason
         await slow
         await until(monitor, resolved(LATENCY))
+        assert (await embeddings_health(monitor)).state == pb.HEALTH_STATE_HEALTHY
 
 
 async def test_a_service_that_is_down_reads_as_not_up(settings):

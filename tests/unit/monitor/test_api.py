@@ -16,6 +16,7 @@ grpc_server_handled_total{grpc_code="OK",grpc_method="Analyze",grpc_service="aio
 grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Classify",grpc_service="aiorch.v1.ClassifierService",grpc_type="unary",le="0.1"} 50.0
 grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Classify",grpc_service="aiorch.v1.ClassifierService",grpc_type="unary",le="1.0"} 90.0
 grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Classify",grpc_service="aiorch.v1.ClassifierService",grpc_type="unary",le="+Inf"} 90.0
+grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Watch",grpc_service="aiorch.v1.ClassifierService",grpc_type="server_stream",le="+Inf"} 4.0
 grpc_client_handled_total{grpc_code="OK",grpc_method="Embed",grpc_service="aiorch.v1.EmbeddingsService",grpc_type="unary"} 7.0
 """  # noqa: E501
 
@@ -25,6 +26,7 @@ def test_an_exposition_gives_each_service_its_requests_server_errors_and_buckets
     assert set(found) == {"classifier", "meeting_intel"}  # client-side lines are not theirs
     assert found["classifier"].handled == 100
     assert found["classifier"].errors == 5  # INVALID_ARGUMENT is the caller's error
+    # Only unary calls are timed: a stream lasts as long as its watcher looks.
     assert found["classifier"].buckets == {0.1: 50, 1.0: 90, float("inf"): 90}
 
 

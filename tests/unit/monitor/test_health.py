@@ -1,5 +1,11 @@
 from services.monitor.alerts import Alert, Level
-from services.monitor.health import Component, State, host_components, overall
+from services.monitor.health import (
+    Component,
+    State,
+    host_components,
+    overall,
+    service_components,
+)
 
 
 def alert(metric, level):
@@ -34,3 +40,36 @@ def test_overall_is_the_worst_component_with_the_reasons_of_the_worst():
 def test_all_healthy_is_healthy_with_no_reason():
     health = overall([Component("cpu", State.HEALTHY), Component("embeddings", State.HEALTHY)])
     assert (health.state, health.reason) == (State.HEALTHY, "")
+
+
+def test_a_service_that_answers_its_health_check_follows_its_api_alerts():
+    checked = [
+        Component("classifier", State.HEALTHY, latency_ms=3),
+        Component("embeddings", State.HEALTHY, latency_ms=2),
+        Component("meeting_intel", State.UNHEALTHY, "health check failed: UNAVAILABLE"),
+    ]
+    active = [
+        alert("api.classifier.errors.percent", Level.CRITICAL),
+        alert("api.embeddings.latency.p95", Level.WARNING),
+        alert("api.meeting_intel.latency.p95", Level.WARNING),
+        alert("api.monitor.errors.percent", Level.WARNING),
+        alert("cpu.percent", Level.CRITICAL),  # a host alert: not a service's
+    ]
+    found = {c.name: c for c in service_components(checked, active)}
+    assert found["classifier"].state == State.UNHEALTHY and found["classifier"].latency_ms == 3
+    assert "api.classifier.errors.percent is at or above the critical" in (
+        found["classifier"].reason
+    )
+    assert found["embeddings"].state == State.DEGRADED
+    assert "api.embeddings.latency.p95" in found["embeddings"].reason
+    # Worse already: the health check's reason stays, the milder alert adds nothing.
+    assert found["meeting_intel"] == checked[2]
+    assert found["monitor"].state == State.DEGRADED  # no health check of its own
+    assert set(found) == {"classifier", "embeddings", "meeting_intel", "monitor"}
+    health = overall([*host_components([]), *found.values()])
+    assert health.state == State.UNHEALTHY and "classifier: api.classifier" in health.reason
+
+
+def test_services_without_api_alerts_keep_their_health_check():
+    checked = [Component("embeddings", State.HEALTHY, latency_ms=2)]
+    assert service_components(checked, [alert("disk./.percent", Level.WARNING)]) == checked
