@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
@@ -18,7 +19,128 @@ from services.common.settings import DEFAULT_ADDRS, Settings, get_settings
 from services.common.telemetry import otlp_endpoint
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
+SANITIZE_LUA = Path(__file__).with_name("sanitize.lua")
 TYPE = "type.googleapis.com/envoy."
+# The issuer of the development tokens `make token` prints (gateway/tokens.py).
+DEV_ISSUER = "aiorch-dev"
+AUDIENCE = "aiorch"
+# Routes with a rate limit of their own, and the cluster each serves.
+RATE_LIMITED = (
+    "orchestrator",
+    "classifier",
+    "meeting_intel",
+    "embeddings",
+    "monitor",
+    "watch_workflow",
+    "watch_metrics",
+)
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What the gateway asks of outside callers: who signs their tokens, the limits, the
+    browser origins it serves. `Edge.from_env()` reads the AIORCH_GATEWAY_* variables."""
+
+    # The JWKS file with the token signers' public keys: in Kubernetes a mounted Secret;
+    # unset, the development pair of `make run` (made on first use).
+    jwks_file: Path | None = None
+    issuer: str = DEV_ISSUER
+    audiences: tuple[str, ...] = (AUDIENCE,)
+    # Requests a second, sustained (bursts of twice that): per verified user and route,
+    # and per route for all users together.
+    user_rps: int = 50
+    route_rps: int = 500
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 24
+    cors_origins: tuple[str, ...] = ()
+    # Proxies in front of the gateway whose X-Forwarded-For it believes (a cloud load
+    # balancer: 1); 0 trusts none, the peer is the client.
+    trusted_hops: int = 0
+
+    @classmethod
+    def from_env(cls) -> Edge:
+        env = os.environ.get
+        jwks = env("AIORCH_GATEWAY_JWKS_FILE", "")
+        return cls(
+            jwks_file=Path(jwks) if jwks else None,
+            issuer=env("AIORCH_GATEWAY_JWT_ISSUER", DEV_ISSUER),
+            audiences=_env_list("AIORCH_GATEWAY_JWT_AUDIENCES") or (AUDIENCE,),
+            user_rps=int(env("AIORCH_GATEWAY_USER_RPS", cls.user_rps)),
+            route_rps=int(env("AIORCH_GATEWAY_ROUTE_RPS", cls.route_rps)),
+            max_body_bytes=int(env("AIORCH_GATEWAY_MAX_BODY_BYTES", cls.max_body_bytes)),
+            cors_origins=_env_list("AIORCH_GATEWAY_CORS_ORIGINS"),
+            trusted_hops=int(env("AIORCH_GATEWAY_TRUSTED_HOPS", cls.trusted_hops)),
+        )
+
+    def jwks(self) -> Path:
+        """The JWKS file Envoy loads; without one set, the development pair's (made now
+        if missing, so a fresh checkout's gateway starts)."""
+        if self.jwks_file is not None:
+            if not self.jwks_file.is_file():
+                raise FileNotFoundError(f"JWKS file {self.jwks_file} does not exist")
+            return self.jwks_file.resolve()
+        from gateway.tokens import dev_keys  # PyJWT is needed for development keys only
+
+        return dev_keys().jwks.resolve()
+
+
+def _bucket(rps: int) -> dict:
+    return {"max_tokens": 2 * rps, "tokens_per_fill": rps, "fill_interval": "1s"}
+
+
+def rate_limit(route: str, edge: Edge) -> dict:
+    """A route's local rate limit: one token bucket for the route, and one per verified
+    user (x-user-id, set by jwt_authn) made as users appear. Over either: 429 with
+    Retry-After (the buckets refill every second)."""
+    percent = {"numerator": 100, "denominator": "HUNDRED"}
+    return {
+        "envoy.filters.http.local_ratelimit": {
+            "@type": f"{TYPE}extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": f"rate_limit_{route}",
+            "token_bucket": _bucket(edge.route_rps),
+            "filter_enabled": {
+                "default_value": percent,
+                "runtime_key": f"gateway.rate_limit.{route}.enabled",
+            },
+            "filter_enforced": {
+                "default_value": percent,
+                "runtime_key": f"gateway.rate_limit.{route}.enforced",
+            },
+            # An empty value: a bucket for each user, up to max_dynamic_descriptors (the
+            # least recently used go first).
+            "descriptors": [{"entries": [{"key": "user"}], "token_bucket": _bucket(edge.user_rps)}],
+            "max_dynamic_descriptors": 10000,
+            "rate_limits": [
+                {
+                    "actions": [
+                        {"request_headers": {"header_name": "x-user-id", "descriptor_key": "user"}}
+                    ]
+                }
+            ],
+            "response_headers_to_add": [
+                {
+                    "header": {"key": "retry-after", "value": "1"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                }
+            ],
+        }
+    }
+
+
+def cors_policy(origins: tuple[str, ...]) -> dict:
+    return {
+        "@type": f"{TYPE}extensions.filters.http.cors.v3.CorsPolicy",
+        "allow_origin_string_match": [{"exact": origin} for origin in origins],
+        "allow_methods": "GET, POST, DELETE, OPTIONS",
+        "allow_headers": "authorization, content-type, traceparent, tracestate",
+        "expose_headers": "retry-after, www-authenticate, grpc-status, grpc-message",
+        "max_age": "600",
+        "allow_credentials": False,
+    }
 
 
 def split_addr(addr: str) -> tuple[str, int]:
@@ -132,10 +254,14 @@ def _cluster(name: str, host: str, port: int, http2: bool) -> dict:
     return cluster
 
 
-def render(settings: Settings, descriptor: Path, otlp: str | None = None) -> str:
+def render(
+    settings: Settings, descriptor: Path, otlp: str | None = None, edge: Edge | None = None
+) -> str:
     """The Envoy bootstrap YAML for `settings`, transcoding with the descriptor set at
     `descriptor`, tracing to the OTLP endpoint `otlp` (default: from the OTEL_*
+    variables), with the edge rules `edge` (default: from the AIORCH_GATEWAY_*
     variables)."""
+    edge = Edge.from_env() if edge is None else edge
     addrs = {
         "admin": settings.gateway_admin_addr,
         "gateway": settings.gateway_addr,
@@ -161,6 +287,18 @@ def render(settings: Settings, descriptor: Path, otlp: str | None = None) -> str
     listener, admin = stats(settings.gateway_metrics_addr, settings.gateway_admin_addr)
     values["stats_listener"] = f"- {json.dumps(listener)}" if listener else ""
     values["admin_cluster"] = f"- {json.dumps(admin)}" if admin else ""
+    values["jwt_issuer"] = json.dumps(edge.issuer)
+    values["jwt_audiences"] = json.dumps(list(edge.audiences))
+    values["jwks_file"] = json.dumps(str(edge.jwks()))
+    values["cors_policy"] = json.dumps(cors_policy(edge.cors_origins))
+    values["max_body_bytes"] = str(edge.max_body_bytes)
+    values["buffer_limit_bytes"] = str(edge.max_body_bytes + 64 * 1024)
+    values["trusted_hops"] = str(edge.trusted_hops)
+    # Lua patterns are full of $: one plain replacement, not a Template.
+    lua = SANITIZE_LUA.read_text().replace("${max_json_depth}", str(edge.max_json_depth))
+    values["sanitize_lua"] = json.dumps(lua)
+    for route in RATE_LIMITED:
+        values[f"rate_limit_{route}"] = json.dumps(rate_limit(route, edge))
     return Template(TEMPLATE.read_text()).substitute(values)
 
 

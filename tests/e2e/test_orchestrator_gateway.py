@@ -66,7 +66,8 @@ def test_an_async_workflow_answers_at_once_and_its_status_url_follows_it(suite):
 def test_the_events_url_streams_json_lines_to_the_final_workflow(suite):
     created = suite.request("POST", WORKFLOWS, body(use_cache=False)).body["workflow"]
     url = f"{suite.url}{WORKFLOWS}/{created['workflow_id']}/events"
-    with urllib.request.urlopen(url, timeout=30) as reply:
+    request = urllib.request.Request(url, headers=suite.auth())
+    with urllib.request.urlopen(request, timeout=30) as reply:
         events = [json.loads(line) for line in reply.read().decode().splitlines() if line]
     assert events[-1]["status"] == "WORKFLOW_STATUS_SUCCEEDED"
     assert events[-1]["workflow"]["workflow_id"] == created["workflow_id"]
