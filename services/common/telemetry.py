@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+import grpc
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -46,6 +48,13 @@ def install_tracing(service: str):
     provider = TracerProvider(resource=Resource.create(named))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    if not os.environ.get("OTEL_PROPAGATORS"):
+        # W3C trace context only: the suite carries no baggage, and the SDK's default
+        # (tracecontext,baggage) would read and write it on every call.
+        from opentelemetry.propagate import set_global_textmap
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        set_global_textmap(TraceContextTextMapPropagator())
     return provider
 
 
@@ -54,7 +63,34 @@ def server_interceptors() -> list:
         return []
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-    return [aio_server_interceptor(filter_=_api_only)]
+    traced = aio_server_interceptor(filter_=_api_only)
+    traced.__class__ = _lean(type(traced))
+    return [ServerGate(traced)]
+
+
+def _lean(interceptor: type) -> type:
+    """The library's server interceptor with the attributes a server span needs (the
+    rpc.* names) and not the ones it works out for every call from the peer address and
+    the metadata (net.peer.*, user agent): behind the gateway the peer is always Envoy,
+    whose own span has the client's address."""
+
+    class Lean(interceptor):
+        def _start_span(self, handler_call_details, context, set_status_on_exception=False):
+            method = handler_call_details.method
+            service, _, name = method.lstrip("/").partition("/")
+            return self._tracer.start_as_current_span(
+                name=method,
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "rpc.system": "grpc",
+                    "rpc.service": service,
+                    "rpc.method": name,
+                    "rpc.grpc.status_code": 0,
+                },
+                set_status_on_exception=set_status_on_exception,
+            )
+
+    return Lean
 
 
 def client_interceptors() -> list:
@@ -62,7 +98,124 @@ def client_interceptors() -> list:
         return []
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-    return list(aio_client_interceptors(filter_=_api_only))
+    traced = aio_client_interceptors(filter_=_api_only)
+    unary = next(i for i in traced if isinstance(i, grpc.aio.UnaryUnaryClientInterceptor))
+    stream = next(i for i in traced if isinstance(i, grpc.aio.UnaryStreamClientInterceptor))
+    return [UnaryClientGate(unary), StreamClientGate(stream)]
+
+
+# Sampling. The gateway decides, once per request, whether its trace is recorded (Envoy's
+# random_sampling, from OTEL_TRACES_SAMPLER_ARG), and says so in the sampled flag of the
+# traceparent it sends; every service follows that flag (the SDK's parent-based sampler),
+# so a sampled request is recorded whole, in every service, as one trace, and one that is
+# not leaves no span anywhere. The instrumentation library does its whole per-call work
+# (attributes, a span, a wrapped servicer context, metadata copies) even for a call it will
+# not record; the gates below take unsampled calls past it: the server attaches the
+# caller's context (a non-recording span, so spans started inside follow the decision
+# too, and log lines still carry the trace id) and the client hands the same unsampled
+# traceparent on. Calls with no traceparent (a client of the services' own) are the
+# library's, and the sampler decides for them as a root.
+TRACEPARENT = "traceparent"
+
+
+def unsampled_parent(metadata) -> trace.SpanContext | None:
+    """The caller's span context when its traceparent says "not sampled", else None
+    (sampled, absent or malformed: the instrumentation library deals with those)."""
+    for key, value in metadata or ():
+        if key != TRACEPARENT:
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        # version-trace_id-span_id-flags, 00-<32 hex>-<16 hex>-<2 hex>
+        if len(value) != 55 or value[2] != "-" or value[35] != "-" or value[52] != "-":
+            return None
+        try:
+            flags = int(value[53:], 16)
+            trace_id, span_id = int(value[3:35], 16), int(value[36:52], 16)
+        except ValueError:
+            return None
+        if flags & 1 or not trace_id or not span_id or value[:2] == "ff":
+            return None
+        return trace.SpanContext(trace_id, span_id, is_remote=True)
+    return None
+
+
+class ServerGate(grpc.aio.ServerInterceptor):
+    """The instrumentation library's server interceptor for calls to record; for the
+    others, only the caller's context."""
+
+    def __init__(self, traced: grpc.aio.ServerInterceptor):
+        self.traced = traced
+
+    async def intercept_service(self, continuation, handler_call_details):
+        parent = unsampled_parent(handler_call_details.invocation_metadata)
+        if parent is None:
+            return await self.traced.intercept_service(continuation, handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
+        if handler.unary_unary:
+            behavior = handler.unary_unary
+
+            async def unary(request, servicer_context):
+                token = otel_context.attach(context)
+                try:
+                    return await behavior(request, servicer_context)
+                finally:
+                    otel_context.detach(token)
+
+            return handler._replace(unary_unary=unary)
+        if handler.unary_stream:
+            stream_behavior = handler.unary_stream
+
+            async def stream(request, servicer_context):
+                token = otel_context.attach(context)
+                try:
+                    async for reply in stream_behavior(request, servicer_context):
+                        yield reply
+                finally:
+                    otel_context.detach(token)
+
+            return handler._replace(unary_stream=stream)
+        return handler
+
+
+def _unsampled_details(details):
+    """`details` with the current unsampled context's traceparent, or None when the
+    current context is recorded or has no trace (the library's case)."""
+    current = trace.get_current_span().get_span_context()
+    if not current.is_valid or current.trace_flags.sampled:
+        return None
+    header = (TRACEPARENT, f"00-{current.trace_id:032x}-{current.span_id:016x}-00")
+    metadata = grpc.aio.Metadata(*(details.metadata or ()), header)
+    return details._replace(metadata=metadata)
+
+
+class UnaryClientGate(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, traced: grpc.aio.UnaryUnaryClientInterceptor):
+        self.traced = traced
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        details = _unsampled_details(client_call_details)
+        if details is None:
+            return await self.traced.intercept_unary_unary(
+                continuation, client_call_details, request
+            )
+        return await continuation(details, request)
+
+
+class StreamClientGate(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, traced: grpc.aio.UnaryStreamClientInterceptor):
+        self.traced = traced
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        details = _unsampled_details(client_call_details)
+        if details is None:
+            return await self.traced.intercept_unary_stream(
+                continuation, client_call_details, request
+            )
+        return await continuation(details, request)
 
 
 def _api_only(details) -> bool:

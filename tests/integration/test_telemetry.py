@@ -170,41 +170,110 @@ async def test_a_mutating_call_leaves_an_audit_line(server, logged):
     assert len(line["caller"]) == 16 and "carol" not in json.dumps(line)
 
 
-async def test_spans_reach_an_otlp_receiver_and_their_ids_are_on_the_log_line(monkeypatch, logged):
-    with otlp_receiver() as (endpoint, receiver):
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+class Relay(embeddings_pb2_grpc.EmbeddingsServiceServicer):
+    """A service that calls another for its answer, as classifier calls embeddings."""
+
+    def __init__(self, addr: str):
+        self.addr = addr
+
+    async def Embed(self, request, context):
+        async with open_channel(self.addr) as channel:
+            stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+            return await stub.Embed(request, timeout=5)
+
+
+def embeddings_service(servicer) -> Service:
+    return Service(
+        "aiorch.v1.EmbeddingsService",
+        servicer,
+        embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server,
+    )
+
+
+@pytest.fixture(scope="module")
+async def traced():
+    """(receiver, flush, address of a relay service that calls an embeddings service),
+    both traced and exporting to a real OTLP receiver. One tracer provider per process
+    (OpenTelemetry allows no second), so the tests of spans share it."""
+    with otlp_receiver() as (endpoint, receiver), pytest.MonkeyPatch.context() as env:
+        env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        env.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
         provider = telemetry.install_tracing("telemetry-test")
         assert provider is not None
+        back = create_server([embeddings_service(Embeddings())], "127.0.0.1:0")
+        await back.start()
+        front = create_server([embeddings_service(Relay(f"127.0.0.1:{back.port}"))], "127.0.0.1:0")
+        await front.start()
         try:
-            traced = create_server(
-                [
-                    Service(
-                        "aiorch.v1.EmbeddingsService",
-                        Embeddings(),
-                        embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server,
-                    )
-                ],
-                "127.0.0.1:0",
-            )
-            await traced.start()
-            try:
-                await embed(traced)
-            finally:
-                await traced.stop(0)
-            spans = receiver.wait_for(lambda s: {x.kind for x in s} >= {2, 3})
+            yield receiver, provider.force_flush, front
         finally:
+            await front.stop(0)
+            await back.stop(0)
             provider.shutdown()
-    server_span = next(s for s in spans if s.kind == 2)  # SPAN_KIND_SERVER
-    client_span = next(s for s in spans if s.kind == 3)  # SPAN_KIND_CLIENT
-    assert server_span.name == "/aiorch.v1.EmbeddingsService/Embed"
-    assert server_span.service == "telemetry-test"
-    assert server_span.trace_id == client_span.trace_id
-    assert server_span.parent_id == client_span.span_id  # context crossed the call
-    assert server_span.attributes["rpc.grpc.status_code"] == 0
-    [line] = [x for x in logged.of("aiorch.rpc") if x["method"].endswith("/Embed")]
-    assert (line["trace_id"], line["span_id"]) == (server_span.trace_id, server_span.span_id)
+
+
+async def test_spans_reach_an_otlp_receiver_and_their_ids_are_on_the_log_line(traced, logged):
+    receiver, _, server = traced
+    await embed(server)
+    lines = [x for x in logged.of("aiorch.rpc") if x["method"].endswith("/Embed")]
+    trace_id = lines[0]["trace_id"]
+    spans = receiver.wait_for(lambda s: len([x for x in s if x.trace_id == trace_id]) >= 4)
+    spans = [s for s in spans if s.trace_id == trace_id]
+    # The test's call (client), the relay (server, then client), the service (server).
+    assert [s.kind for s in spans].count(2) == 2 and [s.kind for s in spans].count(3) == 2
+    by_id = {s.span_id: s for s in spans}
+    [root] = [s for s in spans if not s.parent_id]
+    assert root.kind == 3  # SPAN_KIND_CLIENT: the test's own call started the trace
+    [relay] = [s for s in spans if s.kind == 2 and s.parent_id == root.span_id]
+    assert relay.name == "/aiorch.v1.EmbeddingsService/Embed"
+    assert relay.service == "telemetry-test"
+    assert relay.attributes["rpc.grpc.status_code"] == 0
+    [leaf] = [s for s in spans if s.kind == 2 and s is not relay]
+    assert by_id[leaf.parent_id].kind == 3 and by_id[leaf.parent_id].parent_id == relay.span_id
+    # Each service's line names its own server span.
+    assert {(x["trace_id"], x["span_id"]) for x in lines} == {
+        (s.trace_id, s.span_id) for s in (relay, leaf)
+    }
     assert not any(SECRET in str(s.attributes) for s in spans)
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def traced_call(server, flags: str, trace_id: str = TRACE):
+    """A call as Envoy makes it: with its traceparent, its sampling decision in `flags`."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+        metadata = [("traceparent", f"00-{trace_id}-00f067aa0ba902b7-{flags}")]
+        return await stub.Embed(
+            embeddings_pb2.EmbedRequest(texts=[SECRET]), timeout=5, metadata=metadata
+        )
+
+
+async def test_a_sampled_callers_trace_is_continued_in_every_service(traced, logged):
+    receiver, _, server = traced
+    trace_id = "5" * 32
+    await traced_call(server, "01", trace_id)
+    spans = receiver.wait_for(lambda s: len([x for x in s if x.trace_id == trace_id]) >= 3)
+    spans = [s for s in spans if s.trace_id == trace_id]
+    [relay] = [s for s in spans if s.parent_id == "00f067aa0ba902b7"]
+    assert relay.kind == 2 and len(spans) == 3  # relay server, its client, the service
+    assert {line["trace_id"] for line in logged.of("aiorch.rpc")} == {trace_id}
+
+
+async def test_an_unsampled_request_records_nothing_anywhere_but_keeps_its_trace_id(traced, logged):
+    """Envoy decided not to sample: neither service records a span (no fragment of the
+    request becomes a trace of its own), and their log lines still name the trace."""
+    receiver, flush, server = traced
+    await traced_call(server, "00")
+    await traced_call(server, "01", "6" * 32)  # a sampled one after it, to wait for
+    flush()
+    spans = receiver.wait_for(lambda s: any(x.trace_id == "6" * 32 for x in s))
+    assert not [s for s in spans if s.trace_id == TRACE]
+    # No service started a trace of its own for its part of the request.
+    assert not [s for s in spans if s.kind == 2 and not s.parent_id]
+    lines = [x for x in logged.of("aiorch.rpc") if x.get("trace_id") == TRACE]
+    assert len(lines) == 2  # the relay's call and the service's, both of this request
 
 
 def test_tracing_is_off_without_an_endpoint_and_off_when_disabled(monkeypatch):
