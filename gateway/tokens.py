@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -116,7 +117,8 @@ def main() -> None:
     token.add_argument("--ttl", type=float, default=DEV_TTL_SECONDS, help="seconds valid")
     args = parser.parse_args()
     if args.command == "keys":
-        print(dev_keys().jwks)
+        # stderr: `make token` output stays the token alone, for TOKEN=$(make token).
+        print(f"development JWKS: {dev_keys().jwks}", file=sys.stderr)
         return
     roles = tuple(r for r in args.roles.split(",") if r)
     print(dev_token(args.sub, roles, ttl=args.ttl))

@@ -80,9 +80,10 @@ aiorch is up: every service SERVING after {seconds:.1f} s.
   gateway        {url}  (JSON over HTTP)
 {services}
 
-Try:
-  curl -s {url}/v1/ai-orchestration/workflows -H 'content-type: application/json' \\
-    -d '{EXAMPLE}'
+Try (every API call needs a token; `make token` prints one for 12 hours):
+  TOKEN=$(make token)
+  curl -s {url}/v1/ai-orchestration/workflows -H "authorization: Bearer $TOKEN" \\
+    -H 'content-type: application/json' -d '{EXAMPLE}'
 
 Ctrl-C stops everything.
 """
