@@ -87,7 +87,8 @@ class Link:
         self.fail_fast_after = fail_fast_after
         self.clock = clock
         self.down_since: float | None = None
-        self.ready_at = 0.0
+        self.ready_at = 0.0  # when it last became reachable
+        self._ready = False
         self._waiting: set = set()  # calls in flight, which give-up cancels
         self._abandoned: set = set()
         self._task = asyncio.create_task(self._watch())
@@ -125,12 +126,21 @@ class Link:
             self._waiting.discard(call)
             self._abandoned.discard(call)
 
+    @property
+    def connected_at(self) -> float | None:
+        """When the current connection became ready; None while there is none. A service
+        that restarted, however quickly, is a new connection."""
+        return self.ready_at if self._ready else None
+
     def saw(self, state: grpc.ChannelConnectivity) -> None:
         if state is grpc.ChannelConnectivity.READY:
-            if self.down_since is not None or not self.ready_at:
+            if not self._ready:
                 self.ready_at = self.clock()
+            self._ready = True
             self.down_since = None
-        elif state is grpc.ChannelConnectivity.TRANSIENT_FAILURE and self.down_since is None:
+            return
+        self._ready = False
+        if state is grpc.ChannelConnectivity.TRANSIENT_FAILURE and self.down_since is None:
             self.down_since = since = self.clock()
             asyncio.get_running_loop().call_later(self.fail_fast_after, self._give_up, since)
 

@@ -35,7 +35,8 @@ class Keys:
     requests in flight share one computation, which goes to the service as it is now.
     Results are stored under the models their replies named (`known`).
 
-    `ready_at(service)` is when the service's connection last became ready (Link.ready_at).
+    `ready_at(service)` is when the service's current connection became ready, None while
+    it has none (Link.connected_at).
     """
 
     UNKNOWN = "?"  # the model of a service that has not replied since it (re)connected
@@ -57,7 +58,8 @@ class Keys:
         models = {}
         for service in called_services(workflow):
             model, since = self._known.get(service, (self.UNKNOWN, None))
-            if since is None or since != self._ready_at(service):
+            now = self._ready_at(service)
+            if since is None or now is None or since != now:
                 if known:
                     return None
                 model = self.UNKNOWN

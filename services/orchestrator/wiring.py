@@ -54,7 +54,7 @@ async def open_orchestrator(
         services[name] = Downstream(stub(link.channel), link, breaker)
     cache = ResultCache.open(settings.cache_l1_size, settings.redis_url, settings.cache_key_prefix)
     stack.push_async_callback(cache.close)
-    keys = Keys(lambda service: services[service].link.ready_at)
+    keys = Keys(lambda service: services[service].link.connected_at)
     events, stats = EventHub(), CallStats()
     executor = Executor(
         store,

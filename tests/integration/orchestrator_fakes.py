@@ -39,6 +39,7 @@ class FakeCapabilities(
         self.most_active = Counter()
         self.cancelled = Counter()
         self.started = asyncio.Event()
+        self.model = "fake"  # what the replies say computed them
 
     async def _serve(self, rpc: str) -> None:
         self.calls[rpc] += 1
@@ -68,7 +69,7 @@ class FakeCapabilities(
             if request.include_keywords
             else [],
             summary="A summary." if request.include_summary else "",
-            model="fake",
+            model=self.model,
             usage=common_pb2.Usage(input_tokens=7),
         )
 
@@ -77,7 +78,7 @@ class FakeCapabilities(
         return meeting_intel_pb2.AnalyzeResponse(
             speakers=[meeting_intel_pb2.Speaker(name="Ann", turns=1)],
             summary="They met.",
-            model="fake",
+            model=self.model,
             usage=common_pb2.Usage(input_tokens=11),
         )
 
@@ -85,7 +86,7 @@ class FakeCapabilities(
         await self._serve("Embed")
         return embeddings_pb2.EmbedResponse(
             embeddings=[embeddings_pb2.Embedding(values=[0.5, 0.5]) for _ in request.texts],
-            model="fake",
+            model=self.model,
             dimensions=2,
             usage=common_pb2.Usage(input_tokens=3),
         )

@@ -87,3 +87,25 @@ async def test_a_restart_gives_a_service_whose_breaker_opened_a_fresh_start(tmp_
     assert broken.status == refused.status == pb.WORKFLOW_STATUS_FAILED
     assert "circuit breaker is open" in refused.error.message
     assert back_after < 2.0  # not the breaker's 600 s
+
+
+async def test_a_service_restarted_with_another_model_is_not_served_the_old_results(tmp_path):
+    fake = FakeCapabilities()
+    async with contextlib.AsyncExitStack() as stack:
+        down = contextlib.AsyncExitStack()
+        addr = await start_fakes(down, fake)
+        _, stub, _ = await start_orchestrator(stack, fake_settings(tmp_path, addr))
+        first = (await stub.CreateWorkflow(request(), timeout=10)).workflow
+        again = (await stub.CreateWorkflow(request(), timeout=10)).workflow
+        await down.aclose()
+        # The classifier alone is reconfigured (AIORCH_CLASSIFIER_BACKEND=openai, say)
+        # and restarted quickly; the orchestrator's own settings never change.
+        fake.model = "openai/gpt-4o-mini"
+        await start_fakes(stack, fake, addr)
+        after = (await stub.CreateWorkflow(request(), timeout=10)).workflow
+        cached_again = (await stub.CreateWorkflow(request(), timeout=10)).workflow
+    assert not first.cached and again.cached
+    assert not after.cached
+    assert after.result.classification.model == "openai/gpt-4o-mini"
+    assert cached_again.cached
+    assert cached_again.result.classification.model == "openai/gpt-4o-mini"
