@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -89,9 +90,12 @@ def create_server(services: Sequence[Service], addr: str) -> Server:
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = tuple(s.name for s in services)
-    reflection.enable_server_reflection(
-        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    # Reflection lists every RPC to whoever connects: on for development (grpcurl), off
+    # where AIORCH_REFLECTION=off (the Kubernetes manifests set it).
+    if os.environ.get("AIORCH_REFLECTION", "on").lower() not in ("off", "0", "false"):
+        reflection.enable_server_reflection(
+            (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
     port = server.add_insecure_port(addr)
     return Server(server, port, health_servicer, names)
 

@@ -232,8 +232,15 @@ def test_every_pod_writes_only_to_empty_dirs_mounted_at_tmp_and_its_data(manifes
     for name, deployment in of_kind(manifests, "Deployment").items():
         volumes = {v["name"]: v for v in pod(deployment)["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in server(deployment)["volumeMounts"]}
-        mounted = {m["name"] for c in containers(deployment) for m in c.get("volumeMounts", [])}
-        assert all("emptyDir" in volumes[v] for v in mounted), name
+        writable = {
+            m["name"]
+            for c in containers(deployment)
+            for m in c.get("volumeMounts", [])
+            if not m.get("readOnly")
+        }
+        assert all("emptyDir" in volumes[v] for v in writable), name
+        # Anything else is a Secret, read only (the gateway's JWKS).
+        assert all("emptyDir" in v or "secret" in v for v in volumes.values()), name
         assert "/tmp" in mounts, name
         database = env(server(deployment)).get("AIORCH_DATABASE_URL")
         if database:
@@ -336,3 +343,41 @@ def test_production_gives_every_deployment_a_disruption_budget_over_its_own_pods
         # maxUnavailable lets a drain evict even a single pod; minAvailable could block it.
         assert spec == {"maxUnavailable": 1, "selector": spec["selector"]}, name
     assert set(budgets) == PROCESSES
+
+
+def test_the_gateway_trusts_the_jwks_of_a_secret_that_is_not_in_the_repository(manifests):
+    gateway = of_kind(manifests, "Deployment")["gateway"]
+    [render_config] = pod(gateway)["initContainers"]
+    jwks = env(render_config)["AIORCH_GATEWAY_JWKS_FILE"]
+    volumes = {v["name"]: v for v in pod(gateway)["volumes"]}
+    for container in (render_config, server(gateway)):
+        [mount] = [m for m in container["volumeMounts"] if jwks.startswith(m["mountPath"])]
+        assert mount["readOnly"] and volumes[mount["name"]]["secret"]["secretName"]
+    assert not of_kind(manifests, "Secret")
+
+
+def test_only_the_suite_and_labelled_callers_reach_the_grpc_ports(manifests):
+    policy = of_kind(manifests, "NetworkPolicy")["services-trusted-callers-only"]
+    selected = set(policy["spec"]["podSelector"]["matchExpressions"][0]["values"])
+    assert selected == {name.replace("_", "-") for name in GRPC}
+    grpc_rule = next(r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] != 9464)
+    assert {p["port"] for p in grpc_rule["ports"]} == {
+        int(addr.rsplit(":", 1)[1]) for addr in DEFAULT_ADDRS.values()
+    }
+    sources = [
+        (tuple(f.get("podSelector", {}).get("matchLabels", {}).items()), "namespaceSelector" in f)
+        for f in grpc_rule["from"]
+    ]
+    assert sources == [
+        ((("app.kubernetes.io/part-of", "aiorch"),), False),
+        ((("aiorch.io/caller", "true"),), True),
+    ]
+    for deployment in of_kind(manifests, "Deployment").values():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "aiorch"
+
+
+def test_reflection_is_off_in_every_grpc_process(manifests):
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        if name != "gateway":
+            assert env(server(deployment))["AIORCH_REFLECTION"] == "off", name
