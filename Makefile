@@ -121,6 +121,7 @@ bench: setup
 	$(PY) -m bench.embeddings $(DATA)/stsb_dev/sts-dev.csv
 	$(PY) -m bench.orchestrator $(DATA)
 	$(PY) -m bench.telemetry $(DATA)
+	$(PY) -m bench.gateway_auth
 
 # Fault drills: kill -9, restarts, Redis and PostgreSQL away, overload, rolling restarts,
 # under load through Envoy; a table of figures, and exit 1 if anything accepted was lost.
