@@ -15,13 +15,15 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from services.common import metrics
-from services.common.caller import USER_HEADER
+from services.common.caller import ROLES_HEADER, USER_HEADER, from_metadata
 
 log = logging.getLogger("aiorch.rpc")
 audit_log = logging.getLogger("aiorch.audit")
@@ -29,11 +31,11 @@ audit_log = logging.getLogger("aiorch.audit")
 _ORCHESTRATOR = "/aiorch.v1.OrchestratorService/"
 # Calls that change state, and where the id of what they changed is: in the request, or
 # in the reply when the call creates it.
-AUDITED: dict[str, Callable[[object, object], str]] = {
+AUDITED: dict[str, Callable[[Any, Any], str]] = {
     _ORCHESTRATOR + "CreateWorkflow": lambda req, rep: rep.workflow.workflow_id if rep else "",
     _ORCHESTRATOR + "CancelWorkflow": lambda req, rep: req.workflow_id,
     _ORCHESTRATOR + "CreateBatch": lambda req, rep: rep.batch_id if rep else "",
-    _ORCHESTRATOR + "InvalidateCache": lambda req, rep: "",
+    _ORCHESTRATOR + "InvalidateCache": lambda req, rep: req.pattern[:200],
     "/aiorch.v1.MonitorService/TrackActivity": lambda req, rep: rep.activity_id if rep else "",
 }
 
@@ -68,12 +70,13 @@ def _final_code(context, error: BaseException | None) -> grpc.StatusCode:
 class _Call:
     """One call in progress: what the line, the metrics and the audit need to know."""
 
-    __slots__ = ("at", "caller", "labels", "method")
+    __slots__ = ("admin", "at", "caller", "labels", "method")
 
-    def __init__(self, method: str, labels: tuple[str, str, str], caller: str):
+    def __init__(self, method: str, labels: tuple[str, str, str], caller: str, admin: bool):
         self.method = method
         self.labels = labels
         self.caller = caller
+        self.admin = admin
         self.at = time.perf_counter()
 
     def end(self, context, error, request, reply, fields: dict) -> None:
@@ -96,7 +99,9 @@ class _Call:
             audit_log.info(
                 "audit",
                 extra={
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "caller": self.caller,
+                    "admin": self.admin,
                     "action": self.method,
                     "target": target(request, reply),
                     "code": code.name,
@@ -113,12 +118,14 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
     def pseudonym(self, user: str) -> str:
         return hmac.new(self._key, user.encode(), hashlib.sha256).hexdigest()[:16]
 
-    def _caller(self, metadata) -> str:
-        for key, value in metadata or ():
-            if key == USER_HEADER:
-                user = value.decode(errors="replace") if isinstance(value, bytes) else value
-                return self.pseudonym(user.strip()) if user.strip() else ""
-        return ""
+    def _call(self, method: str, labels: tuple[str, str, str], metadata) -> _Call:
+        """The call's record, naming its verified caller (services.common.caller's reading
+        of x-user-id and x-user-roles) by pseudonym."""
+        if not any(key in (USER_HEADER, ROLES_HEADER) for key, _ in metadata or ()):
+            return _Call(method, labels, "", False)
+        caller = from_metadata(metadata)
+        pseudonym = self.pseudonym(caller.user_id) if caller.user_id else ""
+        return _Call(method, labels, pseudonym, caller.is_admin)
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -135,7 +142,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
             async def unary(request, context):
                 metrics.current_service.set(service)
                 metrics.SERVER_STARTED.labels(*labels).inc()
-                call = _Call(method, labels, self._caller(metadata))
+                call = self._call(method, labels, metadata)
                 reply = error = None
                 try:
                     reply = await behavior(request, context)
@@ -155,7 +162,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
             async def stream(request, context):
                 metrics.current_service.set(service)
                 metrics.SERVER_STARTED.labels(*labels).inc()
-                call = _Call(method, labels, self._caller(metadata))
+                call = self._call(method, labels, metadata)
                 sent = 0
                 error = None
                 try:

@@ -408,3 +408,33 @@ def test_no_origin_is_allowed_by_default(suite):
     preflight = {"origin": ORIGIN, "access-control-request-method": "GET"}
     answer = send(suite.settings.gateway_addr, "OPTIONS", TYPES, preflight)
     assert "access-control-allow-origin" not in answer.headers
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+def audit_lines(suite) -> list[dict]:
+    """The audit lines the suite's processes logged (honcho prefixes each line)."""
+    found = []
+    for line in suite.log.read_text(errors="replace").splitlines():
+        _, _, text = line.partition("| ")
+        if '"aiorch.audit"' in text:
+            found.append(json.loads(text))
+    return found
+
+
+def test_a_mutating_call_leaves_one_audit_line_naming_the_caller_by_pseudonym(suite):
+    user = f"audited-{uuid.uuid4()}"
+    answer = send(
+        suite.settings.gateway_addr, "POST", TRACK, suite.auth(user), {"activity_type": "x"}
+    )
+    assert answer.status == 200, answer
+    target = answer.body["activity_id"]
+    deadline = time.monotonic() + 10
+    while not (lines := [x for x in audit_lines(suite) if x["target"] == target]):
+        assert time.monotonic() < deadline, "no audit line"
+        time.sleep(0.1)
+    [line] = lines
+    assert line["action"] == "/aiorch.v1.MonitorService/TrackActivity"
+    assert line["code"] == "OK" and line["admin"] is False and line["time"]
+    assert len(line["caller"]) == 16 and user not in json.dumps(line)
