@@ -1,14 +1,26 @@
-"""BBC news: accuracy, macro-F1 and calibration of the local classifier, zero-shot (label
-names only) and few-shot (8 examples per label drawn from the data with a fixed seed).
+"""Classifier quality on the dev slices: AG News, Banking77 and BBC news.
 
-    python -m eval.classifier [DATA_DIR] [--per-label 100] [--shots 8] [--seed 0] [--truncated]
+    python -m eval.classifier [DATA_DIR] [--shots 8] [--seed 0] [--bbc-per-label 100]
 
-DATA_DIR is the shared data folder or its bbc_news/ folder (default ../shared/data).
-Documents are scored by the classifier's own domain code (`zero_shot.classify`) with the
-local encoder in-process. The few-shot examples are drawn first and never evaluated;
-the evaluated documents are a fixed-seed sample of the rest, the same for both settings
-(`--per-label 0` evaluates all of them). The encoder is deterministic, so every text is
-encoded once and its vector reused by both settings.
+For each set, `--shots` examples per label are drawn first with a fixed seed and never
+evaluated; every setting is evaluated on the same remaining rows (BBC: a fixed-seed sample
+of `--bbc-per-label` per label). Each served setting is printed beside its naive baseline
+from the same run:
+
+- zero-shot naive: the raw model, no project code: each text embedded whole, cosine with
+  "This text is about {label}.", softmax at temperature 0.04.
+- zero-shot, names / descriptions: the classifier's domain code (`zero_shot.classify_many`,
+  one text per call) with label names only, and with the descriptions of
+  eval/label_descriptions.py.
+- N-shot naive: prototypes, the plain prompt averaged with the examples (the classifier's
+  previous few-shot method).
+- N-shot, names / descriptions: the classifier with the examples (the fitted head).
+
+Columns: accuracy, macro-F1, log-loss, expected calibration error (10 bins), accuracy gain
+over the setting's naive baseline, seconds. The zero-shot temperature and the weights were
+fitted on these dev slices, never on the test rows quality is judged on. The encoder is
+deterministic, so each text is encoded once; seconds are the scoring time of the setting
+(the encoding of the texts is shown once per set).
 """
 
 from __future__ import annotations
@@ -24,35 +36,45 @@ from pathlib import Path
 
 import numpy as np
 
-from services.classifier import zero_shot
-from services.classifier.vectors import VectorCache, embed_texts
+from eval.label_descriptions import BY_SET
+from services.classifier import head, zero_shot
+from services.classifier.vectors import VectorCache
 from services.classifier.zero_shot import LabelSpec
 from services.common.settings import PROJECT_ROOT, get_settings
 from services.embeddings.model import SentenceEncoder
 
-TEMPERATURES = (0.02, 0.03, 0.04, 0.05, 0.07)
+NAIVE_PROMPT = "This text is about {}."
 
 
-def read_articles(data_dir: Path) -> list[dict]:
-    for path in (data_dir / "bbc_news" / "bbc_news.jsonl", data_dir / "bbc_news.jsonl"):
-        if path.is_file():
-            with path.open(encoding="utf-8") as lines:
-                return [json.loads(line) for line in lines if line.strip()]
-    sys.exit(f"no bbc_news.jsonl under {data_dir}")
+def read_rows(data_dir: Path, name: str) -> list[tuple[str, str]] | None:
+    """(text, label) rows of one dev set, or None when it is not there."""
+    paths = {
+        "AG News": data_dir / "ag_news_dev" / "dev.jsonl",
+        "Banking77": data_dir / "banking77_dev" / "dev.jsonl",
+        "BBC news": data_dir / "bbc_news" / "bbc_news.jsonl",
+    }
+    if not paths[name].is_file():
+        return None
+    with paths[name].open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    if name == "AG News":
+        return [(f"{r['title'].rstrip('.')}. {r['description']}", r["label"]) for r in records]
+    return [(r["text"], r["label"]) for r in records]
 
 
-def split(articles, shots: int, per_label: int, seed: int) -> tuple[dict, list[dict]]:
-    """`shots` examples per label, and an evaluation sample of the other articles."""
+def split(rows, shots: int, per_label: int, seed: int) -> tuple[dict, list]:
+    """`shots` example texts per label, and the evaluated rows (at most `per_label`)."""
     rng = random.Random(seed)
     by_label = defaultdict(list)
-    for article in articles:
-        by_label[article["label"]].append(article)
+    for row in rows:
+        by_label[row[1]].append(row)
     examples, evaluated = {}, []
     for label in sorted(by_label):
         pool = list(by_label[label])
         rng.shuffle(pool)
-        examples[label] = [a["text"] for a in pool[:shots]]
-        evaluated += pool[shots:][:per_label] if per_label else pool[shots:]
+        examples[label] = [text for text, _ in pool[:shots]]
+        rest = pool[shots:]
+        evaluated += rest[:per_label] if per_label else rest
     return examples, evaluated
 
 
@@ -71,46 +93,39 @@ class MemoEncoder:
         for text, vector, tokens in zip(missing, encoded.vectors, encoded.tokens, strict=True):
             self.memo[text] = (vector, tokens)
 
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        self.warm(texts)
+        return np.array([self.memo[text][0] for text in texts])
+
     async def __call__(self, texts: list[str]):
         self.warm(texts)
         rows = [self.memo[text] for text in texts]
         return np.array([v for v, _ in rows]), sum(t for _, t in rows), self.encoder.model_id
 
 
-async def predict(articles, labels, embed, whole: bool = False) -> np.ndarray:
-    """Probabilities, one row per article, columns in the order of `labels`.
-
-    `whole` scores each article as one text, which the encoder cuts at 256 tokens: the
-    classifier as it was before windows, kept as the baseline windows are measured against.
-    """
-    cache = VectorCache()
+async def served(texts, labels, embed) -> np.ndarray:
+    """Probabilities from the classifier's domain code, one text per call."""
     names = [label.name for label in labels]
-    rows = []
-    for article in articles:
-        if whole:
-            text = article["text"]
-            vectors = await embed_texts([text], zero_shot.label_texts(labels), embed, cache)
-            result = zero_shot.score(labels, vectors.of([text])[0], vectors)
-        else:
-            result = await zero_shot.classify(article["text"], labels, embed, cache)
-        scores = dict(result.scores)
-        rows.append([scores[name] for name in names])
-    return np.array(rows)
+    cache, heads = VectorCache(), zero_shot.HeadCache()
+    rows = np.empty((len(texts), len(names)))
+    for i, text in enumerate(texts):
+        result = (await zero_shot.classify_many([text], labels, embed, cache, heads))[0]
+        rows[i] = [dict(result.scores)[name] for name in names]
+    return rows
 
 
-def at_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """The same scores under another softmax temperature (logits are log p up to a shift)."""
-    logits = np.log(np.maximum(probabilities, 1e-30)) * zero_shot.TEMPERATURE / temperature
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+def naive(texts, names, embed: MemoEncoder) -> np.ndarray:
+    prompts = embed.vectors([NAIVE_PROMPT.format(name) for name in names])
+    return head.softmax(embed.vectors(texts) @ prompts.T / 0.04)
 
 
-def f1_per_label(predicted: np.ndarray, truth: np.ndarray, labels: int) -> list[float]:
-    return [
-        float(2 * np.sum((predicted == i) & (truth == i)))
-        / max(1, np.sum(predicted == i) + np.sum(truth == i))
-        for i in range(labels)
-    ]
+def prototypes(texts, names, examples, embed: MemoEncoder) -> np.ndarray:
+    """The previous few-shot method, on whole texts: prompt (weight 2) plus examples."""
+    prompts = embed.vectors([NAIVE_PROMPT.format(name) for name in names])
+    shots = [(text, i) for i, name in enumerate(names) for text in examples[name]]
+    vectors = embed.vectors([text for text, _ in shots])
+    owners = np.array([i for _, i in shots])
+    return head.softmax(embed.vectors(texts) @ head.prototypes(prompts, vectors, owners).T / 0.04)
 
 
 def metrics(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -124,13 +139,67 @@ def metrics(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         for b in range(10)
         if np.any(bins == b)
     )
+    f1 = [
+        2
+        * np.sum((predicted == i) & (truth == i))
+        / max(1, np.sum(predicted == i) + np.sum(truth == i))
+        for i in range(probabilities.shape[1])
+    ]
     truth_probability = probabilities[np.arange(len(truth)), truth]
     return {
         "accuracy": float(correct.mean()),
-        "macro-F1": float(np.mean(f1_per_label(predicted, truth, probabilities.shape[1]))),
+        "macro-F1": float(np.mean(f1)),
         "log-loss": float(-np.mean(np.log(np.maximum(truth_probability, 1e-12)))),
         "ECE": float(ece),
     }
+
+
+async def evaluate(name, rows, embed: MemoEncoder, args) -> None:
+    per_label = args.bbc_per_label if name == "BBC news" else 0
+    examples, evaluated = split(rows, args.shots, per_label, args.seed)
+    names = sorted(examples)
+    texts = [text for text, _ in evaluated]
+    truth = np.array([names.index(label) for _, label in evaluated])
+    started = time.perf_counter()
+    embed.warm(
+        [w for t in texts for w in zero_shot.text_windows(t)]
+        + [w for ts in examples.values() for t in ts for w in zero_shot.text_windows(t)]
+        + texts
+    )
+    print(
+        f"\n{name}: {len(evaluated)} texts, {len(names)} labels; {args.shots} examples per "
+        f"label drawn first (seed {args.seed}), not evaluated; encoded in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    described = BY_SET.get(name, {})
+    zero = [LabelSpec(n) for n in names]
+    zero_described = [LabelSpec(n, described.get(n, "")) for n in names]
+    few = [LabelSpec(n, examples=tuple(examples[n])) for n in names]
+    few_described = [LabelSpec(n, described.get(n, ""), tuple(examples[n])) for n in names]
+    shots = f"{args.shots}-shot"
+    settings = {
+        "zero-shot naive": lambda: naive(texts, names, embed),
+        "zero-shot, names": lambda: served(texts, zero, embed),
+        "zero-shot, descriptions": lambda: served(texts, zero_described, embed),
+        f"{shots} naive": lambda: prototypes(texts, names, examples, embed),
+        f"{shots}, names": lambda: served(texts, few, embed),
+        f"{shots}, descriptions": lambda: served(texts, few_described, embed),
+    }
+    header = ["setting", "accuracy", "macro-F1", "log-loss", "ECE", "vs naive", "seconds"]
+    print(" | ".join(f"{h:>24}" if i == 0 else f"{h:>8}" for i, h in enumerate(header)))
+    baseline = 0.0
+    for setting, run in settings.items():
+        started = time.perf_counter()
+        probabilities = run()
+        if asyncio.iscoroutine(probabilities):
+            probabilities = await probabilities
+        seconds = time.perf_counter() - started
+        figures = metrics(probabilities, truth)
+        if setting.endswith("naive"):
+            baseline = figures["accuracy"]
+        cells = [f"{v:8.3f}" for v in figures.values()]
+        cells.append(f"{figures['accuracy'] - baseline:+8.3f}")
+        print(f"{setting:>24} | " + " | ".join([*cells, f"{seconds:8.1f}"]), flush=True)
 
 
 async def main() -> None:
@@ -138,20 +207,12 @@ async def main() -> None:
     parser.add_argument(
         "data_dir", nargs="?", type=Path, default=PROJECT_ROOT.parent / "shared" / "data"
     )
-    parser.add_argument("--per-label", type=int, default=100, help="0: every article")
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--truncated",
-        action="store_true",
-        help="also score each article by its first 256 tokens only (no windows)",
-    )
+    parser.add_argument("--bbc-per-label", type=int, default=100, help="0: every article")
+    parser.add_argument("--only", help="one set: 'AG News', 'Banking77' or 'BBC news'")
     args = parser.parse_args()
 
-    articles = read_articles(args.data_dir)
-    examples, evaluated = split(articles, args.shots, args.per_label, args.seed)
-    names = sorted(examples)
-    truth = np.array([names.index(a["label"]) for a in evaluated])
     settings = get_settings()
     embed = MemoEncoder(
         SentenceEncoder(
@@ -161,43 +222,22 @@ async def main() -> None:
             threads=settings.embeddings_threads,
         )
     )
-    started = time.perf_counter()
-    embed.warm(
-        [w for a in evaluated for w in zero_shot.text_windows(a["text"])]
-        + [w for texts in examples.values() for t in texts for w in zero_shot.text_windows(t)]
-    )
-    encoded_in = time.perf_counter() - started
-
-    label_sets = {
-        "zero-shot": [LabelSpec(name) for name in names],
-        f"{args.shots}-shot": [LabelSpec(name, examples=tuple(examples[name])) for name in names],
-    }
     print(
-        f"BBC news: {len(evaluated)} of {len(articles)} articles evaluated "
-        f"({args.per_label or 'all'} per label, seed {args.seed}); "
-        f"{args.shots} examples per label drawn first and not evaluated"
+        f"encoder: {embed.encoder.model_id}; name wordings {zero_shot.TEMPLATES}; "
+        f"description weight {zero_shot.DESCRIPTION_WEIGHT}; temperature {zero_shot.TEMPERATURE}"
     )
-    print(f"encoder: {embed.encoder.model_id}, {len(embed.memo)} windows in {encoded_in:.0f} s")
-    print(f"temperature {zero_shot.TEMPERATURE}, prompt weight {zero_shot.PROMPT_WEIGHT}")
-    header = ["setting", "accuracy", "macro-F1", "log-loss", "ECE", *(f"F1 {n}" for n in names)]
-    widths = [18, *(max(8, len(h)) for h in header[1:])]
-    print(" | ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
-    sweeps = {}
-    runs = [(setting, labels, False) for setting, labels in label_sets.items()]
-    if args.truncated:
-        runs += [(f"{s}, 256 tok", labels, True) for s, labels in label_sets.items()]
-    for setting, labels, whole in runs:
-        probabilities = await predict(evaluated, labels, embed, whole)
-        figures = metrics(probabilities, truth)
-        per_label = f1_per_label(probabilities.argmax(axis=1), truth, len(names))
-        cells = [setting, *(f"{v:.3f}" for v in [*figures.values(), *per_label])]
-        print(" | ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
-        sweeps[setting] = {
-            t: metrics(at_temperature(probabilities, t), truth)["log-loss"] for t in TEMPERATURES
-        }
-    print("log-loss by softmax temperature (accuracy does not depend on it):")
-    for setting, losses in sweeps.items():
-        print(f"{setting:>18}: " + "  ".join(f"{t}: {v:.3f}" for t, v in losses.items()))
+    found = 0
+    for name in ("AG News", "Banking77", "BBC news"):
+        if args.only and name != args.only:
+            continue
+        rows = read_rows(args.data_dir, name)
+        if rows is None:
+            print(f"\n{name}: not found under {args.data_dir}, skipped")
+            continue
+        found += 1
+        await evaluate(name, rows, embed, args)
+    if not found:
+        sys.exit(f"no dev set under {args.data_dir}")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,14 @@
 """python -m services.classifier: the classifier service on AIORCH_CLASSIFIER_ADDR."""
 
 from aiorch.v1 import classifier_pb2_grpc
-from services.classifier.backends import LocalBackend, OpenAIBackend
+from services.classifier.backends import open_backend
 from services.classifier.servicer import ClassifierServicer
-from services.common.channels import Link
 from services.common.server import Service, run
-from services.embeddings.client import EmbeddingsClient
 
 
 async def build(settings, stack):
-    if settings.classifier_backend == "openai":
-        backend = OpenAIBackend(settings)
-        stack.push_async_callback(backend.api.close)
-    else:
-        link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
-        stack.push_async_callback(link.close)
-        backend = LocalBackend(EmbeddingsClient(link), settings)
+    backend = open_backend(settings)
+    stack.push_async_callback(backend.close)
     return [
         Service(
             "aiorch.v1.ClassifierService",

@@ -58,6 +58,7 @@ async def analyze(
     labels: Sequence[LabelSpec],
     embed: Embed,
     cache: VectorCache | None = None,
+    heads: zero_shot.HeadCache | None = None,
     *,
     max_keywords: int = 0,
     summary_sentences: int = 0,
@@ -73,7 +74,7 @@ async def analyze(
     document = zero_shot.pool(vectors.of(chunks))
     summary = central_sentences(summarized, vectors.of(summarized), summary_sentences)
     return Analysis(
-        classification=zero_shot.score(labels, document, vectors),
+        classification=(await zero_shot.score(labels, document, vectors, heads))[0],
         keywords=keywords.select(phrases, vectors.of(phrases), document, max_keywords),
         summary=" ".join(summary),
         tokens=vectors.tokens,

@@ -1,25 +1,33 @@
-"""ClassifierService: a text and labels (or a taxonomy) in, scores for every label out."""
+"""ClassifierService: texts and labels (given, registered or a taxonomy) in, scores for
+every label out; each RPC a validation, a domain call and a reply."""
 
 from __future__ import annotations
 
+import grpc
+
 from aiorch.v1 import classifier_pb2, classifier_pb2_grpc
-from services.classifier import analysis
+from services.classifier import analysis, messages
+from services.classifier.backends import Backend
+from services.classifier.label_sets import LabelSets
 from services.classifier.labels import resolve_labels
+from services.classifier.zero_shot import LabelSpec
 from services.common.deadlines import call_timeout
+from services.common.errors import InvalidInput
 from services.common.settings import Settings
-from services.common.validation import require_text
+from services.common.validation import require_text, require_texts
 
 
 class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
-    def __init__(self, backend, settings: Settings):
-        self.backend = backend  # LocalBackend or OpenAIBackend (backends.py)
+    def __init__(self, backend: Backend, settings: Settings, label_sets: LabelSets | None = None):
+        self.backend = backend
         self.settings = settings
+        self.label_sets = label_sets or LabelSets()
 
-    async def Classify(self, request, context):
+    async def Classify(
+        self, request: classifier_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
+    ) -> classifier_pb2.ClassifyResponse:
         text = require_text(request.text, "text", self.settings.max_text_chars)
-        labels = resolve_labels(
-            request.labels, request.taxonomy, self.settings.max_labels, self.settings.max_text_chars
-        )
+        labels = self._labels(request.labels, request.label_set_id, request.taxonomy)
         max_keywords, summary_sentences = analysis.requested_outputs(request)
         timeout = call_timeout(context, self.settings.deadline_margin_seconds)
         result, usage = await self.backend.analyze(
@@ -29,13 +37,33 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
             summary_sentences=summary_sentences,
             timeout=timeout,
         )
-        scores = result.classification.scores
-        return classifier_pb2.ClassifyResponse(
-            label=result.classification.label,
-            score=result.classification.score,
-            scores=[classifier_pb2.LabelScore(label=n, score=s) for n, s in scores],
-            keywords=[classifier_pb2.Keyword(text=k.text, score=k.score) for k in result.keywords],
-            summary=result.summary,
-            model=self.backend.model(result),
-            usage=usage.to_proto(),
+        return messages.classify_response(result, usage, self.backend.kind)
+
+    async def ClassifyBatch(
+        self, request: classifier_pb2.ClassifyBatchRequest, context: grpc.aio.ServicerContext
+    ) -> classifier_pb2.ClassifyBatchResponse:
+        texts = require_texts(
+            request.texts, "texts", self.settings.max_texts, self.settings.max_text_chars
+        )
+        labels = self._labels(request.labels, request.label_set_id, request.taxonomy)
+        timeout = call_timeout(context, self.settings.deadline_margin_seconds)
+        results, usage = await self.backend.classify_many(texts, labels, timeout=timeout)
+        return messages.classify_batch_response(results, usage, self.backend.kind)
+
+    async def RegisterLabelSet(
+        self, request: classifier_pb2.RegisterLabelSetRequest, context: grpc.aio.ServicerContext
+    ) -> classifier_pb2.RegisterLabelSetResponse:
+        if not request.labels:
+            raise InvalidInput("labels", "give at least one label")
+        labels = self._labels(request.labels, "", "")
+        timeout = call_timeout(context, self.settings.deadline_margin_seconds)
+        usage = await self.backend.prepare(labels, timeout=timeout)
+        label_set_id = self.label_sets.put(labels)
+        return messages.register_response(label_set_id, len(labels), self.backend.model_id, usage)
+
+    def _labels(self, labels, label_set_id: str, taxonomy: str) -> list[LabelSpec]:
+        if not labels and label_set_id:
+            return self.label_sets.get(label_set_id)
+        return resolve_labels(
+            labels, taxonomy, self.settings.max_labels, self.settings.max_text_chars
         )

@@ -25,17 +25,50 @@ BATCH_SIZE = 256
 
 
 class VectorCache:
-    """Vectors of texts seen before (label prompts, examples), least recently used out."""
+    """Vectors of texts seen before (label prompts, examples), least recently used out.
+
+    Single-flight: while one request embeds a text, another that needs it waits for that
+    reply instead of embedding it again, so a cold label set of hundreds of texts hit by
+    many concurrent requests costs the embeddings service one pass, not one per request.
+    """
 
     def __init__(self, maxsize: int = 4096):
         self.entries: LRUCache = LRUCache(maxsize)
         self.model: str | None = None  # the model of the last reply
+        # digest -> future of (model, vector), for texts an Embed call is computing now
+        self.pending: dict[bytes, asyncio.Future] = {}
 
     def get(self, text: str) -> np.ndarray | None:
         return self.entries.get((self.model, _digest(text)))
 
     def put(self, model: str, text: str, vector: np.ndarray) -> None:
         self.entries[(model, _digest(text))] = vector
+
+    def claim(self, texts: list[str]) -> tuple[list[str], dict[str, asyncio.Future]]:
+        """Texts the caller must embed itself, and futures of those another call is
+        embedding now. The caller settles its claims with `settle` or `abandon`."""
+        own, waiting = [], {}
+        loop = asyncio.get_running_loop()
+        for text in texts:
+            key = _digest(text)
+            if (future := self.pending.get(key)) is not None:
+                waiting[text] = future
+            else:
+                self.pending[key] = loop.create_future()
+                own.append(text)
+        return own, waiting
+
+    def settle(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        for text, vector in vectors.items():
+            self.put(model, text, vector)
+            if (future := self.pending.pop(_digest(text), None)) is not None:
+                future.set_result((model, vector))
+
+    def abandon(self, texts: list[str]) -> None:
+        """The claimed texts' call failed: waiters embed them themselves."""
+        for text in texts:
+            if (future := self.pending.pop(_digest(text), None)) is not None:
+                future.set_result(None)
 
 
 @dataclass(frozen=True)
@@ -60,24 +93,43 @@ async def embed_texts(
 ) -> Vectors:
     """Vectors of `fresh` and `reusable` texts; `reusable` ones go through the cache."""
     reusable = list(dict.fromkeys(reusable))
-    from_cache = {}
-    if cache is not None:
-        from_cache = {t: v for t in reusable if (v := cache.get(t)) is not None}
-    wanted = list(dict.fromkeys([*fresh, *(t for t in reusable if t not in from_cache)]))
-    by_text, tokens, model = await _embed_all(wanted, embed, batch_size)
-    if cache is not None:
-        model = model or cache.model or ""
-        if from_cache and model != cache.model:
-            stale = list(from_cache)
-            again, more, model = await _embed_all(stale, embed, batch_size)
-            by_text.update(again)
-            tokens += more
-            from_cache = {}
-        cache.model = model
-        for text in reusable:
-            if text not in from_cache:
-                cache.put(model, text, by_text[text])
-    return Vectors({**by_text, **from_cache}, tokens, model or "")
+    if cache is None:
+        by_text, tokens, model = await _embed_all(
+            list(dict.fromkeys([*fresh, *reusable])), embed, batch_size
+        )
+        return Vectors(by_text, tokens, model or "")
+    cached_model = cache.model  # what `from_cache` was read under
+    from_cache = {t: v for t in reusable if (v := cache.get(t)) is not None}
+    own, waiting = cache.claim([t for t in reusable if t not in from_cache])
+    try:
+        by_text, tokens, model = await _embed_all(
+            list(dict.fromkeys([*fresh, *own])), embed, batch_size
+        )
+    except BaseException:
+        cache.abandon(own)
+        raise
+    if model is not None:
+        cache.settle(model, {t: by_text[t] for t in own})
+    # Vectors another call embedded for this one: None where that call failed.
+    settled = {text: await asyncio.shield(future) for text, future in waiting.items()}
+    if model is None:
+        model = next((s[0] for s in settled.values() if s is not None), cached_model) or ""
+    again = [t for t, s in settled.items() if s is None or s[0] != model]
+    from_cache.update({t: s[1] for t, s in settled.items() if s is not None and s[0] == model})
+    if model != cached_model:
+        # The reply names another model than the cached vectors were made with.
+        stale = [t for t in from_cache if t not in settled]
+        again += stale
+        for text in stale:
+            del from_cache[text]
+    if again:
+        more, extra, _ = await _embed_all(again, embed, batch_size)
+        by_text.update(more)
+        tokens += extra
+        for text in again:
+            cache.put(model, text, by_text[text])
+    cache.model = model
+    return Vectors({**by_text, **from_cache}, tokens, model)
 
 
 async def _embed_all(

@@ -110,6 +110,13 @@ def _bad(**changes) -> classifier_pb2.ClassifyRequest:
         (_bad(labels=labels("software", " ")), "labels[1].name"),
         (_bad(labels=[classifier_pb2.Label(name="a", examples=[""])]), "labels[0].examples[0]"),
         (_bad(labels=[], taxonomy="colours"), "taxonomy"),
+        # Longer than the embeddings service takes once in a prompt: never INTERNAL.
+        (_bad(labels=labels("software", "x" * 100_000)), "labels[1].name"),
+        (
+            _bad(labels=[classifier_pb2.Label(name="a", description="d" * 100_001)]),
+            "labels[0].description",
+        ),
+        (_bad(labels=[], label_set_id="not an id"), "label_set_id"),
         (_bad(include_keywords=True, max_keywords=-1), "max_keywords"),
         (_bad(include_summary=True, summary_sentences=51), "summary_sentences"),
     ],
@@ -119,3 +126,76 @@ async def test_bad_input_is_invalid_argument_naming_the_field(classifier, reques
         await classifier.Classify(request_, timeout=20)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(rpc_status.from_call(caught.value))
+
+
+async def test_a_batch_gives_one_result_per_text_in_order_like_single_calls(classifier):
+    texts = [
+        "The striker scored twice in the cup final.",
+        REPORT,
+        "Whisk the eggs with the sugar, then bake the sponge.",
+    ]
+    names = labels("sport", "software", "cooking")
+    reply = await classifier.ClassifyBatch(
+        classifier_pb2.ClassifyBatchRequest(texts=texts, labels=names), timeout=20
+    )
+    assert [r.label for r in reply.results] == ["sport", "software", "cooking"]
+    assert reply.model.startswith("local/") and reply.usage.input_tokens > 0
+    single = await classifier.Classify(
+        classifier_pb2.ClassifyRequest(text=texts[1], labels=names), timeout=20
+    )
+    assert [(s.label, round(s.score, 4)) for s in reply.results[1].scores] == [
+        (s.label, round(s.score, 4)) for s in single.scores
+    ]
+
+
+async def test_a_registered_label_set_is_classified_by_id_with_the_same_scores(classifier):
+    names = [
+        classifier_pb2.Label(name="sport", examples=["A late goal won the match."]),
+        classifier_pb2.Label(name="cooking", examples=["Simmer the sauce for an hour."]),
+    ]
+    registered = await classifier.RegisterLabelSet(
+        classifier_pb2.RegisterLabelSetRequest(labels=names), timeout=20
+    )
+    again = await classifier.RegisterLabelSet(
+        classifier_pb2.RegisterLabelSetRequest(labels=names), timeout=20
+    )
+    assert registered.label_set_id == again.label_set_id and registered.labels == 2
+    # The second registration found every vector computed: it read nothing.
+    assert registered.usage.input_tokens > 0 and again.usage.input_tokens == 0
+    text = "The keeper saved a penalty in extra time."
+    by_id = await classifier.Classify(
+        classifier_pb2.ClassifyRequest(text=text, label_set_id=registered.label_set_id),
+        timeout=20,
+    )
+    inline = await classifier.Classify(
+        classifier_pb2.ClassifyRequest(text=text, labels=names), timeout=20
+    )
+    assert by_id.label == "sport"
+    assert [(s.label, round(s.score, 5)) for s in by_id.scores] == [
+        (s.label, round(s.score, 5)) for s in inline.scores
+    ]
+    batch = await classifier.ClassifyBatch(
+        classifier_pb2.ClassifyBatchRequest(texts=[text], label_set_id=registered.label_set_id),
+        timeout=20,
+    )
+    assert batch.results[0].label == "sport"
+
+
+async def test_an_unknown_label_set_is_not_found(classifier):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await classifier.ClassifyBatch(
+            classifier_pb2.ClassifyBatchRequest(texts=["a text"], label_set_id="ls-" + "0" * 32),
+            timeout=20,
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "register" in caught.value.details()
+
+
+async def test_a_batch_with_too_many_texts_names_the_field(classifier):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await classifier.ClassifyBatch(
+            classifier_pb2.ClassifyBatchRequest(texts=["a"] * 257, labels=labels("x", "y")),
+            timeout=20,
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "texts" in field_violations(rpc_status.from_call(caught.value))

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from services.classifier.vectors import VectorCache, embed_texts
@@ -45,3 +47,39 @@ def test_the_cache_forgets_the_least_recently_used_beyond_its_size():
         cache.put("m", text, [1.0])
     assert cache.get("a") is None
     assert cache.get("c") == pytest.approx([1.0])
+
+
+async def test_concurrent_requests_embed_shared_label_texts_once(embed):
+    # Single-flight: a cold label set hit by many requests at once is embedded by one.
+    cache = VectorCache()
+    labels = [f"label {i}" for i in range(50)]
+    results = await asyncio.gather(
+        *(embed_texts([f"text {i}"], labels, embed, cache) for i in range(8))
+    )
+    embedded = [text for call in embed.calls for text in call]
+    assert sorted(embedded) == sorted([*labels, *(f"text {i}" for i in range(8))])
+    first = results[0].of(labels)
+    assert all((r.of(labels) == first).all() for r in results)
+
+
+async def test_when_the_call_embedding_shared_texts_fails_the_waiters_embed_them(encoder):
+    from .conftest import CountingEmbed
+
+    class FailingOnce(CountingEmbed):
+        async def __call__(self, texts):
+            if not self.calls:
+                self.calls.append(list(texts))
+                await asyncio.sleep(0)
+                raise RuntimeError("down")
+            return await super().__call__(texts)
+
+    cache = VectorCache()
+    embed = FailingOnce(encoder)
+    first, second = await asyncio.gather(
+        embed_texts(["a"], ["label"], embed, cache),
+        embed_texts(["b"], ["label"], embed, cache),
+        return_exceptions=True,
+    )
+    assert isinstance(first, RuntimeError)
+    assert second.of(["label"]).shape == (1, 384)
+    assert cache.pending == {}

@@ -1,8 +1,11 @@
+import asyncio
+
 import pytest
 
 from services.classifier.labels import resolve_labels
 from services.classifier.vectors import VectorCache
 from services.classifier.zero_shot import (
+    HeadCache,
     LabelSpec,
     classify,
     label_texts,
@@ -83,6 +86,8 @@ def test_softmax_is_a_distribution_that_keeps_the_order():
         ([LabelSpec("a", examples=("",))], "labels[0].examples[0]"),
         ([LabelSpec(f"l{i}") for i in range(4)], "labels"),
         ([LabelSpec("a", examples=("x",) * 101)], "labels[0].examples"),
+        ([LabelSpec("n" * 201)], "labels[0].name"),
+        ([LabelSpec("a", description="d" * 101)], "labels[0].description"),
     ],
 )
 def test_bad_labels_are_rejected_naming_the_field(labels, field):
@@ -96,3 +101,30 @@ def test_a_taxonomy_stands_in_for_labels_and_an_unknown_one_is_named():
     with pytest.raises(InvalidInput) as caught:
         resolve_labels([], "colours", 200, 10)
     assert caught.value.violations[0].field == "taxonomy"
+
+
+async def test_a_description_says_what_a_vague_name_covers(embed):
+    text = "The striker scored twice in the cup final."
+    vague = [LabelSpec("alpha"), LabelSpec("beta")]
+    described = [LabelSpec("alpha", "Cooking and recipes."), LabelSpec("beta", "Football.")]
+    before = dict((await classify(text, vague, embed)).scores)["beta"]
+    after = await classify(text, described, embed)
+    assert after.label == "beta" and dict(after.scores)["beta"] > before
+
+
+async def test_concurrent_few_shot_requests_fit_one_head(embed, monkeypatch):
+    from services.classifier import head
+
+    fits = []
+    real_fit = head.fit
+    monkeypatch.setattr(head, "fit", lambda *a: fits.append(1) or real_fit(*a))
+    labels = [
+        LabelSpec("sport", examples=("A late goal.", "The team won the cup.")),
+        LabelSpec("cooking", examples=("Bake the cake.", "Simmer the sauce.")),
+    ]
+    cache, heads = VectorCache(), HeadCache()
+    results = await asyncio.gather(
+        *(classify(FOOTBALL, labels, embed, cache, heads) for _ in range(6))
+    )
+    assert len(fits) == 1
+    assert {r.label for r in results} == {"sport"}
