@@ -98,6 +98,7 @@ EXAMPLES: dict[str, dict] = {
         "max_parallelism": 2,
     },
     "aiorch.v1.OrchestratorService.Optimize": {},
+    "aiorch.v1.OrchestratorService.InvalidateCache": {"pattern": "embedding:*"},
     "aiorch.v1.MonitorService.Optimize": {},
     "aiorch.v1.MonitorService.TrackActivity": {
         "activity_type": "workflow_created",
@@ -207,7 +208,8 @@ class Builder:
                 # JSON Schema 2020-12 (OpenAPI 3.1) lets a description stand beside $ref.
                 schema = {**schema, "description": said}
             properties[item.name] = schema
-        schema = {"type": "object", "properties": properties, "additionalProperties": False}
+        # No additionalProperties: false, as the transcoder ignores fields it does not know.
+        schema = {"type": "object", "properties": properties}
         said = self.contracts.comment(full_name)
         if said:
             schema["description"] = said
@@ -414,7 +416,8 @@ def document(descriptor: bytes | Path, version: str = "1") -> dict:
                 "The aiorch suite through its Envoy gateway, which transcodes JSON to the "
                 "gRPC services. Field names are the contracts' (snake_case); enums travel "
                 'by name, 64-bit integers as strings, durations as "30s", timestamps as '
-                "RFC 3339. Responses print every field, defaults included. Generated from "
+                "RFC 3339. Responses print every field, defaults included; unknown fields "
+                "of a request are ignored. Generated from "
                 "protos/aiorch/v1 by gateway/openapi.py."
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
@@ -457,6 +460,8 @@ def check_examples(spec: dict) -> None:
     for path, operations in spec["paths"].items():
         for verb, op in operations.items():
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            if body and not body.get("examples"):
+                raise ValueError(f"{verb.upper()} {path} takes a body: give it an example")
             for example in body.get("examples", {}).values():
                 schema = {**body["schema"], "components": spec["components"]}
                 errors = list(jsonschema.Draft202012Validator(schema).iter_errors(example["value"]))
