@@ -55,6 +55,8 @@ class Edge:
     user_rps: int = 50
     route_rps: int = 500
     max_body_bytes: int = 1024 * 1024
+    # Envoy's heap, past which it sheds load (overload manager): below the pod's limit.
+    max_heap_bytes: int = 256 * 1024 * 1024
     max_json_depth: int = 24
     cors_origins: tuple[str, ...] = ()
     # Proxies in front of the gateway whose X-Forwarded-For it believes (a cloud load
@@ -72,6 +74,7 @@ class Edge:
             user_rps=int(env("AIORCH_GATEWAY_USER_RPS", cls.user_rps)),
             route_rps=int(env("AIORCH_GATEWAY_ROUTE_RPS", cls.route_rps)),
             max_body_bytes=int(env("AIORCH_GATEWAY_MAX_BODY_BYTES", cls.max_body_bytes)),
+            max_heap_bytes=int(env("AIORCH_GATEWAY_MAX_HEAP_BYTES", cls.max_heap_bytes)),
             cors_origins=_env_list("AIORCH_GATEWAY_CORS_ORIGINS"),
             trusted_hops=int(env("AIORCH_GATEWAY_TRUSTED_HOPS", cls.trusted_hops)),
         )
@@ -292,6 +295,7 @@ def render(
     values["jwks_file"] = json.dumps(str(edge.jwks()))
     values["cors_policy"] = json.dumps(cors_policy(edge.cors_origins))
     values["max_body_bytes"] = str(edge.max_body_bytes)
+    values["max_heap_bytes"] = str(edge.max_heap_bytes)
     values["buffer_limit_bytes"] = str(edge.max_body_bytes + 64 * 1024)
     values["trusted_hops"] = str(edge.trusted_hops)
     # Lua patterns are full of $: one plain replacement, not a Template.

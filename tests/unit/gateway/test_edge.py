@@ -130,3 +130,12 @@ def test_a_development_token_verifies_against_the_jwks_with_its_claims(keys):
 
 def test_the_private_key_is_readable_by_its_owner_only(keys):
     assert keys.private_key.stat().st_mode & 0o077 == 0
+
+
+def test_envoy_sheds_load_before_its_heap_reaches_the_configured_bound(keys):
+    overload = bootstrap(Edge(jwks_file=keys.jwks, max_heap_bytes=1 << 27))["overload_manager"]
+    [heap] = [m for m in overload["resource_monitors"] if m["name"].endswith("fixed_heap")]
+    assert heap["typed_config"]["max_heap_size_bytes"] == 1 << 27
+    actions = {a["name"]: a["triggers"][0]["threshold"]["value"] for a in overload["actions"]}
+    assert actions["envoy.overload_actions.shrink_heap"] < 1
+    assert actions["envoy.overload_actions.stop_accepting_requests"] < 1
