@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 from bench.orchestrator import overhead, start_suite, texts, throughput
-from services.common.settings import PROJECT_ROOT
 from services.common.advice import percentile
+from services.common.settings import PROJECT_ROOT
 from tests.otlp_receiver import otlp_receiver
 
 OTEL = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")
@@ -59,8 +59,7 @@ def measure(samples: list[str], requests: int, seconds: float) -> dict:
         "workflow_p50": percentile(lat["workflow"], 50),
         "overhead_p50": percentile(lat["workflow"], 50) - percentile(lat["direct"], 50),
         "inside_p50": percentile(lat["inside"], 50),
-        "cached": rates["cached"],
-        "trivial": rates["trivial"],
+        **{name: rates[name] for name in RATES},
     }
 
 
@@ -73,46 +72,66 @@ def main() -> None:
     args = parser.parse_args()
     samples = texts(args.data, 50)
     runs: dict[str, list[dict]] = {name: [] for name in SETTINGS}
-    spans = 0
+    spans = dict.fromkeys(SETTINGS, 0)
     with otlp_receiver(keep=False) as (endpoint, receiver):
         for _ in range(args.rounds):
             for name, ratio in SETTINGS.items():
+                before = receiver.count
                 with tracing(endpoint, ratio):
                     runs[name].append(measure(samples, args.requests, args.seconds))
-        spans = receiver.count
+                spans[name] += receiver.count - before
     report(runs, spans, args)
 
 
-def report(runs: dict[str, list[dict]], spans: int, args) -> None:
+RATES = {
+    "trivial": "trivial RPC (ListWorkflowTypes), req/s",
+    "cached": "cached classification workflow, req/s",
+    "direct": "direct Classify, req/s",
+    "uncached": "uncached classification workflow, req/s",
+}
+
+
+def report(runs: dict[str, list[dict]], spans: dict[str, int], args) -> None:
+    """Each figure's mean over the rounds per setting, and for each setting with tracing
+    its change against tracing off in the same round, as the range over the rounds."""
+
     def mean(name, figure):
         return statistics.mean(run[figure] for run in runs[name])
 
+    def changes(name, figure, relative):
+        pairs = zip(runs[name], runs["off"], strict=True)
+        if relative:
+            return [100 * (on[figure] / off[figure] - 1) for on, off in pairs]
+        return [on[figure] - off[figure] for on, off in pairs]
+
     print(
         f"\nTracing off and on, {args.rounds} rounds of {args.requests} requests at"
-        f" concurrency 1 and {args.seconds:g} s of throughput per setting (means of the"
-        f" rounds); {spans} spans received\n"
+        f" concurrency 1 and {args.seconds:g} s per throughput figure (16 clients), per"
+        " setting; each cell: mean of the rounds, then the change against off in the same"
+        " round (lowest..highest over the rounds)\n"
     )
     on = [name for name in runs if name != "off"]
-    head = "".join(f" {name:>14} |" for name in ("off", *on))
-    print(f"| {'figure':<44} |{head} goal (each on vs off) |")
-    print(f"|{'-' * 46}|" + f"{'-' * 16}|" * (1 + len(on)) + f"{'-' * 23}|")
+    head = "".join(f" {name:>26} |" for name in ("off", *on))
+    print(f"| {'figure':<44} |{head} goal (on vs off) |")
+    print(f"|{'-' * 46}|" + f"{'-' * 28}|" * (1 + len(on)) + f"{'-' * 18}|")
     rows = [
-        ("classification workflow p50, ms", "workflow_p50", ""),
-        ("overhead p50: workflow minus direct, ms", "overhead_p50", "+0.2 ms at most"),
-        ("inside the orchestrator p50 (its record), ms", "inside_p50", ""),
+        ("classification workflow p50, ms", "workflow_p50", "", False),
+        ("overhead p50: workflow minus direct, ms", "overhead_p50", "+0.2 ms at most", False),
+        ("inside the orchestrator p50 (its record), ms", "inside_p50", "", False),
+        *((title, figure, "-5 % at most", True) for figure, title in RATES.items()),
     ]
-    for title, figure, goal in rows:
-        off = mean("off", figure)
-        cells = f" {off:>14.2f} |" + "".join(
-            f" {mean(n, figure):>7.2f} {mean(n, figure) - off:>+6.2f} |" for n in on
-        )
-        print(f"| {title:<44} |{cells} {goal:<21} |")
-    for title, figure in (("cached workflows, req/s", "cached"), ("trivial RPC, req/s", "trivial")):
-        off = mean("off", figure)
-        cells = f" {off:>14.0f} |" + "".join(
-            f" {mean(n, figure):>7.0f} {100 * (mean(n, figure) / off - 1):>+5.1f}% |" for n in on
-        )
-        print(f"| {title:<44} |{cells} {'-5 % at most':<21} |")
+    for title, figure, goal, relative in rows:
+        cells = f" {mean('off', figure):>26.2f} |"
+        for name in on:
+            found = changes(name, figure, relative)
+            unit = "%" if relative else ""
+            spread = (
+                f"{min(found):+.{1 if relative else 2}f}..{max(found):+.{1 if relative else 2}f}"
+            )
+            cells += f" {mean(name, figure):>9.2f} {spread + unit:>16} |"
+        print(f"| {title:<44} |{cells} {goal:<16} |")
+    sent = ", ".join(f"{name}: {count}" for name, count in spans.items())
+    print(f"\nSpans the receiver got, per setting over all rounds: {sent}")
 
 
 if __name__ == "__main__":
