@@ -69,6 +69,12 @@ class Database:
             f"unsupported database URL scheme {scheme!r}: use sqlite:/// or postgresql://"
         )
 
+    @property
+    def _connection(self) -> aiosqlite.Connection:
+        """The SQLite connection (only a SQLite database has one)."""
+        assert self._sqlite is not None
+        return self._sqlite
+
     def _sql(self, sql: str) -> str:
         return _PLACEHOLDER.sub("?", sql) if self.dialect == "sqlite" else sql
 
@@ -78,14 +84,14 @@ class Database:
                 await self._pool.execute(sql, *args)
                 return
             async with self._lock:
-                await self._sqlite.execute(self._sql(sql), args)
+                await self._connection.execute(self._sql(sql), args)
 
     async def fetchall(self, sql: str, *args) -> list[tuple]:
         with _errors():
             if self._pool is not None:
                 return [tuple(row) for row in await self._pool.fetch(sql, *args)]
-            async with self._lock, self._sqlite.execute(self._sql(sql), args) as cursor:
-                return list(await cursor.fetchall())
+            async with self._lock, self._connection.execute(self._sql(sql), args) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
 
     async def fetchone(self, sql: str, *args) -> tuple | None:
         rows = await self.fetchall(sql, *args)
@@ -101,19 +107,19 @@ class Database:
         async with self._lock:
             # IMMEDIATE takes the write lock at once, so two processes migrating the same
             # file queue up instead of both reading "nothing applied yet".
-            await self._sqlite.execute("BEGIN IMMEDIATE")
+            await self._connection.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._sqlite_execute, self._sqlite_fetchval)
             except BaseException:
-                await self._sqlite.execute("ROLLBACK")
+                await self._connection.execute("ROLLBACK")
                 raise
-            await self._sqlite.execute("COMMIT")
+            await self._connection.execute("COMMIT")
 
     async def _sqlite_execute(self, sql: str, *args) -> None:
-        await self._sqlite.execute(self._sql(sql), args)
+        await self._connection.execute(self._sql(sql), args)
 
     async def _sqlite_fetchval(self, sql: str, *args):
-        async with self._sqlite.execute(self._sql(sql), args) as cursor:
+        async with self._connection.execute(self._sql(sql), args) as cursor:
             row = await cursor.fetchone()
         return None if row is None else row[0]
 
@@ -146,7 +152,7 @@ class Database:
         if self._pool is not None:
             await self._pool.close()
         else:
-            await self._sqlite.close()
+            await self._connection.close()
 
 
 async def _keep_session(connection) -> None:

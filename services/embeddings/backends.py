@@ -4,6 +4,7 @@ server. Both give unit vectors, per-text token counts where known, and the usage
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -30,8 +31,8 @@ def open_backend(settings: Settings) -> Backend:
     if settings.embeddings_backend == "openai":
         return OpenAIBackend(settings)
     encoder = SentenceEncoder(
-        settings.embeddings_tokenizer_path,
-        settings.embeddings_model_path or None,
+        Path(settings.embeddings_tokenizer_path),
+        Path(settings.embeddings_model_path) if settings.embeddings_model_path else None,
         settings.embeddings_max_tokens,
         threads=settings.embeddings_threads,
     )

@@ -73,7 +73,8 @@ class SentenceEncoder:
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Indices grouped, shortest texts first, under the padded-token budget."""
-        batches, batch = [], []
+        batches: list[list[int]] = []
+        batch: list[int] = []
         for index in sorted(range(len(lengths)), key=lengths.__getitem__):
             # Sorted ascending, so this text is the longest the batch would hold.
             padded = lengths[index] * (len(batch) + 1)

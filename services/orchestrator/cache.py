@@ -59,16 +59,16 @@ class ResultCache:
 
     @classmethod
     def open(cls, l1_size: int, redis_url: str = "", prefix: str = "") -> ResultCache:
-        redis = None
+        client = None
         if redis_url:
             import redis.asyncio  # only needed when configured
 
-            redis = redis.asyncio.from_url(
+            client = redis.asyncio.from_url(
                 redis_url,
                 socket_timeout=REDIS_TIMEOUT,
                 socket_connect_timeout=REDIS_TIMEOUT,
             )
-        return cls(l1_size, redis, prefix)
+        return cls(l1_size, client, prefix)
 
     async def close(self) -> None:
         if self.redis is not None:

@@ -16,6 +16,7 @@ import uuid
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.deadlines import Deadline
+from services.common.errors import Unavailable
 from services.orchestrator import record
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.cache_keys import Keys
@@ -124,6 +125,8 @@ class Intake:
     async def _first_with_key(self, caller: str, request, rpc_remaining) -> pb.Workflow:
         """Another request with the same key was stored first, a moment ago."""
         first = await self.store.find(caller, request.idempotency_key)
+        if first is None:  # the row that won cannot be gone: workflows are never deleted
+            raise Unavailable("the workflow first started with this key is not readable now")
         return await self.first(first, request.wait, rpc_remaining)
 
     async def first(self, workflow: pb.Workflow, wait: bool, rpc_remaining) -> pb.Workflow:

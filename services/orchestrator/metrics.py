@@ -90,7 +90,9 @@ def observe(workflow: pb.Workflow, step: pb.Step | None = None) -> None:
 _BREAKER = {"closed": 0, "half_open": 1, "open": 2}
 _PRIORITY = {pb.PRIORITY_HIGH: "high", pb.PRIORITY_NORMAL: "normal", pb.PRIORITY_LOW: "low"}
 # One child per priority, made once: a worker taking a job pays one observe().
-_WAITS = {priority: QUEUE_WAIT_SECONDS.labels(name) for priority, name in _PRIORITY.items()}
+_WAITS: dict[int, Histogram] = {
+    priority: QUEUE_WAIT_SECONDS.labels(name) for priority, name in _PRIORITY.items()
+}
 
 
 def queue_wait(priority: int, seconds: float) -> None:

@@ -161,5 +161,5 @@ def _canonical(workflow_id: str) -> str:
         raise InvalidInput("workflow_id", "must be a workflow id (a UUID)") from None
 
 
-def _event(status: int, **fields) -> pb.WatchWorkflowResponse:
+def _event(status: pb.WorkflowStatus, **fields) -> pb.WatchWorkflowResponse:
     return pb.WatchWorkflowResponse(time=record.now(), status=status, **fields)

@@ -145,7 +145,8 @@ class Runs:
         for run in runs:
             await room.acquire()
             if run.done.done():  # cancelled before its turn
-                self.scheduler.release(run.ticket)
+                if run.ticket is not None:
+                    self.scheduler.release(run.ticket)
                 room.release()
                 continue
             run.done.add_done_callback(lambda _: room.release())

@@ -19,13 +19,14 @@ import contextvars
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.common.errors import Overloaded, Unavailable
 from services.orchestrator import metrics
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass

@@ -19,8 +19,6 @@ from services.orchestrator.orchestrator import Orchestrator
 from services.orchestrator.validation import validate_batch, validate_create
 from services.orchestrator.workflows import WORKFLOWS
 
-Context = grpc.aio.ServicerContext
-
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     def __init__(
@@ -39,7 +37,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self.settings = settings
 
     async def CreateWorkflow(
-        self, request: pb.CreateWorkflowRequest, context: Context
+        self, request: pb.CreateWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateWorkflowResponse:
         plan = validate_create(request, self.settings)
         caller = callers.user_id()
@@ -47,25 +45,25 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         return pb.CreateWorkflowResponse(workflow=workflow)
 
     async def GetWorkflow(
-        self, request: pb.GetWorkflowRequest, context: Context
+        self, request: pb.GetWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetWorkflowResponse:
         workflow = await self.orchestrator.get(request.workflow_id, callers.reader())
         return pb.GetWorkflowResponse(workflow=workflow)
 
     async def CancelWorkflow(
-        self, request: pb.CancelWorkflowRequest, context: Context
+        self, request: pb.CancelWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelWorkflowResponse:
         workflow = await self.orchestrator.cancel(request.workflow_id, callers.reader())
         return pb.CancelWorkflowResponse(workflow=workflow)
 
     async def ListWorkflowTypes(
-        self, request: pb.ListWorkflowTypesRequest, context: Context
+        self, request: pb.ListWorkflowTypesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListWorkflowTypesResponse:
         types = [messages.workflow_type(spec, self.settings) for spec in WORKFLOWS.values()]
         return pb.ListWorkflowTypesResponse(types=types)
 
     async def CreateBatch(
-        self, request: pb.CreateBatchRequest, context: Context
+        self, request: pb.CreateBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateBatchResponse:
         parallelism = validate_batch(request, self.settings)
         caller = callers.user_id()
@@ -73,19 +71,19 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         return pb.CreateBatchResponse(batch_id=batch_id, items=items)
 
     async def WatchWorkflow(
-        self, request: pb.WatchWorkflowRequest, context: Context
+        self, request: pb.WatchWorkflowRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchWorkflowResponse]:
         async for event in self.orchestrator.watch(request.workflow_id, callers.reader()):
             yield event
 
     async def GetServicesHealth(
-        self, request: pb.GetServicesHealthRequest, context: Context
+        self, request: pb.GetServicesHealthRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetServicesHealthResponse:
         found = await self.health()
         return pb.GetServicesHealthResponse(services=[messages.service_health(h) for h in found])
 
     async def Optimize(
-        self, request: pb.OrchestratorServiceOptimizeRequest, context: Context
+        self, request: pb.OrchestratorServiceOptimizeRequest, context: grpc.aio.ServicerContext
     ) -> pb.OrchestratorServiceOptimizeResponse:
         callers.require_admin()
         return pb.OrchestratorServiceOptimizeResponse(
@@ -93,13 +91,13 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         )
 
     async def GetCacheStats(
-        self, request: pb.GetCacheStatsRequest, context: Context
+        self, request: pb.GetCacheStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetCacheStatsResponse:
         callers.require_admin()
         return messages.cache_stats(*self.cache.stats())
 
     async def InvalidateCache(
-        self, request: pb.InvalidateCacheRequest, context: Context
+        self, request: pb.InvalidateCacheRequest, context: grpc.aio.ServicerContext
     ) -> pb.InvalidateCacheResponse:
         callers.require_admin()
         removed = await self.cache.invalidate(request.pattern)

@@ -68,7 +68,7 @@ async def open_orchestrator(
         breaker_min_timeout=settings.breaker_min_timeout_seconds,
         max_text_chars=settings.max_text_chars,
     )
-    sizes = {
+    sizes: dict[int, int] = {
         pb.PRIORITY_HIGH: settings.queue_size_high,
         pb.PRIORITY_NORMAL: settings.queue_size_normal,
         pb.PRIORITY_LOW: settings.queue_size_low,
