@@ -21,9 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from aiorch.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from gateway import tokens
 from gateway.render import render
 from services.common.ready import wait_gateway, wait_serving
@@ -438,3 +440,28 @@ def test_a_mutating_call_leaves_one_audit_line_naming_the_caller_by_pseudonym(su
     assert line["action"] == "/aiorch.v1.MonitorService/TrackActivity"
     assert line["code"] == "OK" and line["admin"] is False and line["time"]
     assert len(line["caller"]) == 16 and user not in json.dumps(line)
+
+
+# --- gRPC through the gateway ---------------------------------------------------------
+
+
+def test_grpc_through_the_gateway_needs_the_same_token(suite):
+    with grpc.insecure_channel(suite.settings.gateway_addr) as channel:
+        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        request = orchestrator_pb2.ListWorkflowTypesRequest()
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ListWorkflowTypes(request, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        spoofed = [("x-user-id", "mallory"), ("x-user-roles", "admin")]
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetCacheStats(
+                orchestrator_pb2.GetCacheStatsRequest(), timeout=10, metadata=spoofed
+            )
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        auth = [("authorization", f"Bearer {suite.token()}")]
+        assert stub.ListWorkflowTypes(request, timeout=10, metadata=auth).types
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetCacheStats(
+                orchestrator_pb2.GetCacheStatsRequest(), timeout=10, metadata=auth + spoofed
+            )
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
