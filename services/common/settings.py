@@ -204,9 +204,6 @@ class Settings(BaseSettings):
     embedding_cache_ttl_seconds: float = Field(default=86400.0, ge=0)
     cache_l1_size: int = Field(default=4096, ge=0)
     cache_key_prefix: str = "aiorch:cache:"
-    # Admin RPCs (cache stats and invalidation) need this in the x-admin-token header;
-    # empty refuses them all.
-    admin_token: str = Field(default="", repr=False)
     # A replica holds a lease on the workflows it runs, renewed every quarter of it; another
     # runs them again once a lease has lapsed. Short, so a dead replica's work moves within
     # seconds; renewals are one small UPDATE a second.
