@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     # Default time budget of asynchronous work, at least: it may wait in the queue and
     # through a takeover, and both count against its deadline.
     async_timeout_seconds: float = Field(default=300.0, gt=0)
+    # Finished workflows (their requests, results and caller ids) are deleted this long
+    # after they ended, by a pass every hour.
+    workflow_retention_days: float = Field(default=30.0, gt=0)
 
     def addr_of(self, service: str) -> str:
         """Address at which `service` is reached."""

@@ -8,8 +8,6 @@ group by day alike on both.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -17,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.common.database import Database
+from services.common.loops import Repeat
 from services.monitor.keys import fingerprint, pseudonym
 
 log = logging.getLogger("aiorch.monitor")
@@ -148,23 +147,11 @@ def _ranked(rows) -> dict[str, int]:
     return dict(sorted(counts, key=lambda item: (-item[1], item[0])))
 
 
-@contextlib.asynccontextmanager
-async def prune_periodically(store: ActivityStore, retention_seconds: float, every: float = 3600.0):
+def prune_periodically(store: ActivityStore, retention_seconds: float, every: float = 3600.0):
     """Deletes activities older than the retention now and every `every` seconds while the
-    block runs: personal data is kept no longer than it is useful."""
+    block (`async with`) runs: personal data is kept no longer than it is useful."""
 
-    async def prune_forever():
-        while True:
-            try:
-                await store.prune(time.time() - retention_seconds)
-            except Exception:  # a failed pass is retried at the next one
-                log.exception("pruning activities failed")
-            await asyncio.sleep(every)
+    async def prune() -> None:
+        await store.prune(time.time() - retention_seconds)
 
-    task = asyncio.create_task(prune_forever(), name="activity-pruning")
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return Repeat("activity-pruning", every, prune)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.common.errors import Overloaded
+from services.common.loops import Repeat
 from services.monitor.alerts import AlertBook, Level
 from services.monitor.api import ApiSampler
 from services.monitor.history import History
@@ -53,36 +53,17 @@ class MetricsRecorder:
         self.api = api
         self.latest: Sample | None = None
         self._watchers: set[asyncio.Queue] = set()
-        self._task: asyncio.Task | None = None
+        self._loop = Repeat("metrics-recorder", interval, self._take)
 
     async def start(self) -> None:
         """Takes the first sample, so a serving monitor always has one, then goes on in the
         background."""
         await asyncio.sleep(min(self.interval, FIRST_SAMPLE_DELAY))
         await self._take()
-        self._task = asyncio.create_task(self._run(), name="metrics-recorder")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_at = loop.time() + self.interval
-        while True:
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-            try:
-                await self._take()
-            except Exception:  # one failed reading must not end the sampling
-                log.exception("sampling failed")
-            # Ticks on a fixed grid; after an overrun (a suspended laptop) it skips the
-            # missed ticks instead of sampling in a burst.
-            next_at += self.interval
-            behind = loop.time() - next_at
-            if behind > 0:
-                next_at += math.ceil(behind / self.interval) * self.interval
+        await self._loop.stop()
 
     async def _take(self) -> None:
         # In a worker thread: a statvfs on a stuck network mount would block the loop.

@@ -14,11 +14,11 @@ PENDING and releases their leases, which is no interruption.)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
 
+from services.common.loops import Repeat
 from services.orchestrator import metrics, record
 
 log = logging.getLogger("aiorch.recovery")
@@ -39,7 +39,7 @@ class Leases:
         self.node = node
         self.seconds = seconds
         self.max_interruptions = max_interruptions
-        self._task: asyncio.Task | None = None
+        self._loop = Repeat("leases", seconds / 4, self._tick)
 
     def until(self) -> int:
         """The end of a lease taken now, in epoch milliseconds."""
@@ -47,12 +47,10 @@ class Leases:
 
     async def start(self) -> None:
         await self.claim()
-        self._task = asyncio.create_task(self._renew_forever())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
         await self.store.release(self.owner)
 
     async def claim(self) -> int:
@@ -81,11 +79,6 @@ class Leases:
         for workflow_id in await self.store.renew(self.owner, self.runs.held(), self.until()):
             await self.runs.lost(workflow_id)
 
-    async def _renew_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.seconds / 4)
-            try:
-                await self.renew()
-                await self.claim()
-            except Exception:  # the store may be briefly away; try again next round
-                log.exception("lease renewal failed")
+    async def _tick(self) -> None:
+        await self.renew()
+        await self.claim()

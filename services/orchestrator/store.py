@@ -131,6 +131,17 @@ class WorkflowStore:
         )
         return None if row is None else pb.Workflow.FromString(row[0])
 
+    async def prune(self, updated_before: str) -> int:
+        """Deletes the finished workflows last written before `updated_before` (RFC 3339,
+        as `updated_at` holds it): stored requests and caller ids are kept no longer than
+        the retention. Returns how many went."""
+        rows = await self.db.fetchall(
+            f"DELETE FROM workflows WHERE status NOT IN {_UNFINISHED} AND updated_at < $1"
+            " RETURNING workflow_id",
+            updated_before,
+        )
+        return len(rows)
+
     async def renew(self, owner: str, workflow_ids: Sequence[str], lease_until: int) -> set[str]:
         """Extends `owner`'s leases on `workflow_ids` (the workflows it runs); returns the
         ids it no longer holds (finished elsewhere, cancelled, or taken over)."""

@@ -4,12 +4,17 @@ services.orchestrator` and the tests start it."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from functools import partial
+
+from google.protobuf import timestamp_pb2
 
 from aiorch.v1 import classifier_pb2_grpc, embeddings_pb2_grpc, meeting_intel_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
 from services.common.database import Database
+from services.common.loops import Repeat
 from services.common.probe import Peers
 from services.common.settings import Settings
 from services.orchestrator import metrics
@@ -29,6 +34,8 @@ from services.orchestrator.servicer import OrchestratorServicer
 from services.orchestrator.stats import CallStats
 from services.orchestrator.store import WorkflowStore
 from services.orchestrator.validation import validate_create
+
+log = logging.getLogger("aiorch.orchestrator")
 
 # The services steps call, and their stubs.
 STUBS = {
@@ -101,6 +108,9 @@ async def open_orchestrator(
     metrics.watch(scheduler, breakers, cache)
     await orchestrator.start()
     stack.push_async_callback(orchestrator.stop)
+    retention = Repeat("workflow-retention", 3600.0, partial(_prune, store, settings))
+    retention.start(first_in=0.0)
+    stack.push_async_callback(retention.stop)
     peers = Peers({name: settings.addr_of(name) for name in services})
     stack.push_async_callback(peers.close)
     servicer = OrchestratorServicer(
@@ -111,6 +121,13 @@ async def open_orchestrator(
         settings=settings,
     )
     return servicer, orchestrator
+
+
+async def _prune(store: WorkflowStore, settings: Settings) -> None:
+    cutoff = timestamp_pb2.Timestamp()
+    cutoff.FromNanoseconds(int((time.time() - settings.workflow_retention_days * 86400) * 1e9))
+    if removed := await store.prune(cutoff.ToJsonString()):
+        log.info("finished workflows past their retention deleted", extra={"count": removed})
 
 
 def _cache_ttl(spec, settings: Settings) -> float:

@@ -111,3 +111,23 @@ async def test_a_database_that_went_away_is_unavailable(postgres_url):
     await db.close()
     with pytest.raises(Unavailable):
         await store.get("x")
+
+
+async def test_prune_deletes_finished_workflows_past_the_retention_only(store, request):
+    base = request.node.name
+    old_done = _workflow(f"{base}-old-done", pb.WORKFLOW_STATUS_SUCCEEDED)
+    old_running = _workflow(f"{base}-old-running", pb.WORKFLOW_STATUS_RUNNING)
+    new_done = _workflow(f"{base}-new-done", pb.WORKFLOW_STATUS_FAILED)
+    for workflow in (old_done, old_running, new_done):
+        await store.insert(workflow, owner="me")
+    await store.update(old_running, "2020-01-01T00:00:00Z", None)
+    await store.db.execute(
+        "UPDATE workflows SET updated_at = $1 WHERE workflow_id = $2",
+        "2020-01-01T00:00:00Z",
+        old_done.workflow_id,
+    )
+    removed = await store.prune("2021-01-01T00:00:00Z")
+    assert removed >= 1
+    assert await store.get(old_done.workflow_id) is None
+    assert await store.get(old_running.workflow_id) is not None  # unfinished: never
+    assert await store.get(new_done.workflow_id) is not None
