@@ -47,7 +47,7 @@ def client(settings: Settings, base_url: str = "") -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(
         base_url=base_url or settings.openai_base_url or None,
         # A self-hosted server needs no key, but the client insists on one.
-        api_key=settings.openai_api_key or "none",
+        api_key=settings.openai_api_key.get_secret_value() or "none",
         timeout=settings.openai_timeout_seconds,
         # Retries belong to our callers' deadlines, not to a hidden loop in the client.
         max_retries=0,

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -73,8 +73,9 @@ class Settings(BaseSettings):
     max_labels: int = Field(default=200, gt=0)
     max_texts: int = Field(default=256, gt=0)
 
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'aiorch.db'}"
-    redis_url: str = ""
+    # URLs may carry passwords: kept out of the settings' repr (and so of any log of it).
+    database_url: str = Field(default=f"sqlite:///{PROJECT_ROOT / 'var' / 'aiorch.db'}", repr=False)
+    redis_url: str = Field(default="", repr=False)
 
     embeddings_model_path: str = ""
     embeddings_tokenizer_path: str = str(
@@ -109,8 +110,10 @@ class Settings(BaseSettings):
     openai_base_url: str = Field(
         default="", validation_alias=AliasChoices("OPENAI_BASE_URL", "AIORCH_OPENAI_BASE_URL")
     )
-    openai_api_key: str = Field(
-        default="", validation_alias=AliasChoices("OPENAI_API_KEY", "AIORCH_OPENAI_API_KEY")
+    # A secret: it prints as '**********' wherever settings are shown or logged.
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("OPENAI_API_KEY", "AIORCH_OPENAI_API_KEY"),
     )
     # Embeddings may come from another provider than chat; empty means OPENAI_BASE_URL.
     openai_embeddings_base_url: str = ""

@@ -30,3 +30,12 @@ def test_retry_policy_retries_only_transient_codes_with_backoff_and_throttling()
     assert policy["maxAttempts"] > 1 and policy["backoffMultiplier"] > 1
     assert config["retryThrottling"]["maxTokens"] > 0
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
+
+
+def test_secrets_and_urls_never_show_in_the_settings_repr(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("AIORCH_DATABASE_URL", "postgresql://app:hunter2@db/aiorch")
+    monkeypatch.setenv("AIORCH_REDIS_URL", "redis://:hunter3@cache:6379/0")
+    shown = repr(Settings()) + str(Settings())
+    assert "sk-very-secret" not in shown and "hunter2" not in shown and "hunter3" not in shown
+    assert Settings().openai_api_key.get_secret_value() == "sk-very-secret"
