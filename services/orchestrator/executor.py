@@ -113,7 +113,7 @@ class Executor:
     async def run(self, run: Run) -> pb.Workflow:
         """Runs `run` to its end; with a cache key, shares the result of an identical
         request that finished or is running, and caches its own success. A workflow not
-        stored yet is stored once, when it ends."""
+        stored yet is left for the caller to store (see Runs), unless cancelled."""
         workflow = run.workflow
         record.start(workflow)
         if not await self.persist(run):
@@ -129,7 +129,7 @@ class Executor:
             await asyncio.shield(self.persist(run))
             self.events.publish(workflow)
             raise
-        if not await self.persist(run):
+        if run.stored and not await self.persist(run):
             raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)
         return workflow

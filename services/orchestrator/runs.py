@@ -155,6 +155,11 @@ class Runs:
     async def _job(self, run: Run) -> None:
         try:
             await self.executor.run(run)
+            if not run.stored:
+                # A sync workflow nobody can ask for yet: its caller hears first, and its
+                # record is written after, readable from memory until then.
+                run.done.set_result(run.workflow)
+                await asyncio.shield(self.executor.persist(run))
         except asyncio.CancelledError:
             pass  # recorded by the executor
         except LeaseLost:
