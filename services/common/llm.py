@@ -103,7 +103,7 @@ async def chat_json(
         model = settings.openai_chat_model
         with telemetry.model_span("chat", model, "openai") as span:
             reply = await call(
-                api.chat.completions.create(
+                api.chat.completions.create(  # type: ignore[call-overload]  # dicts, not TypedDicts
                     model=model,
                     messages=prompt,
                     response_format={

@@ -70,7 +70,7 @@ def recommend(
 def _cpu(ctx: Context) -> Recommendation | None:
     cpu = ctx.summary("cpu.percent")
     severity = ctx.level("cpu.percent", cpu.p95) if cpu else None
-    if severity is None:
+    if cpu is None or severity is None:
         return None
     figures = [
         Figure("cpu.percent.p95", cpu.p95, "percent"),
@@ -98,7 +98,7 @@ def _hot_core(ctx: Context) -> Recommendation | None:
     overall = averages.pop("cpu.percent", 0.0)
     if not averages:
         return None
-    hottest = max(averages, key=averages.get)
+    hottest = max(averages, key=averages.__getitem__)
     if averages[hottest] < 90 or overall >= 60:
         return None
     return Recommendation(
@@ -133,7 +133,7 @@ def _load(ctx: Context) -> Recommendation | None:
 def _memory(ctx: Context) -> Recommendation | None:
     memory = ctx.summary("memory.percent")
     severity = ctx.level("memory.percent", memory.p95) if memory else None
-    if severity is None:
+    if memory is None or severity is None:
         return None
     figures = [Figure("memory.percent.p95", memory.p95, "percent")]
     available = ctx.summary("memory.available")
@@ -267,7 +267,7 @@ def _busiest(ctx: Context, suffix: str) -> tuple[str, float] | None:
     averages = {n: found.avg for n in ctx.names("process.", suffix) if (found := ctx.summary(n))}
     if not averages:
         return None
-    name = max(averages, key=averages.get)
+    name = max(averages, key=averages.__getitem__)
     return name, averages[name]
 
 

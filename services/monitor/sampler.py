@@ -59,7 +59,7 @@ class Sampler:
 
     @staticmethod
     def _counters() -> dict[str, float]:
-        counters = {}
+        counters: dict[str, float] = {}
         disk = psutil.disk_io_counters()
         if disk is not None:  # None where the kernel exposes no disk statistics
             counters |= {"disk.io.read": disk.read_bytes, "disk.io.write": disk.write_bytes}
