@@ -227,14 +227,27 @@ class Settings(BaseSettings):
 
     def addr_of(self, service: str) -> str:
         """Address at which `service` is reached."""
-        return getattr(self, f"{service}_addr")
+        return {
+            "orchestrator": self.orchestrator_addr,
+            "classifier": self.classifier_addr,
+            "meeting_intel": self.meeting_intel_addr,
+            "embeddings": self.embeddings_addr,
+            "monitor": self.monitor_addr,
+        }[service]
 
     def listen_addr_of(self, service: str) -> str:
         return self.listen_addr or self.addr_of(service)
 
     def metrics_addr_of(self, service: str) -> str:
         """Where `service` serves its metrics (the gateway: Envoy's stats listener)."""
-        return getattr(self, f"{service}_metrics_addr")
+        return {
+            "orchestrator": self.orchestrator_metrics_addr,
+            "classifier": self.classifier_metrics_addr,
+            "meeting_intel": self.meeting_intel_metrics_addr,
+            "embeddings": self.embeddings_metrics_addr,
+            "monitor": self.monitor_metrics_addr,
+            "gateway": self.gateway_metrics_addr,
+        }[service]
 
 
 @lru_cache

@@ -59,10 +59,20 @@ class WorkflowSpec:
 
     def timeout(self, settings: Settings) -> float:
         """Time budget of a workflow of this type that sets none."""
-        return getattr(settings, f"{self.name}_timeout_seconds")
+        return {
+            "classification": settings.classification_timeout_seconds,
+            "meeting_intelligence": settings.meeting_intelligence_timeout_seconds,
+            "hybrid": settings.hybrid_timeout_seconds,
+            "embedding": settings.embedding_timeout_seconds,
+        }[self.name]
 
     def cache_ttl(self, settings: Settings) -> float:
-        return getattr(settings, f"{self.name}_cache_ttl_seconds")
+        return {
+            "classification": settings.classification_cache_ttl_seconds,
+            "meeting_intelligence": settings.meeting_intelligence_cache_ttl_seconds,
+            "hybrid": settings.hybrid_cache_ttl_seconds,
+            "embedding": settings.embedding_cache_ttl_seconds,
+        }[self.name]
 
 
 def _classify(outputs, required, extras=()) -> StepSpec:
