@@ -12,19 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from functools import lru_cache
-from importlib import metadata
 
 from aiorch.v1 import orchestrator_pb2 as pb
+from services.common.release import release
 from services.orchestrator.workflows import WORKFLOWS, WorkflowSpec
-
-
-@lru_cache
-def _release() -> str:
-    try:
-        return metadata.version("aiorch")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class Keys:
@@ -88,7 +79,7 @@ def cache_key(
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
-            [spec.name, sorted(outputs), sorted(models.items()), _release()],
+            [spec.name, sorted(outputs), sorted(models.items()), release()],
             separators=(",", ":"),
         ).encode()
     )
