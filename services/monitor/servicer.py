@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from importlib import metadata
 
 from aiorch.v1 import monitor_pb2 as pb
 from aiorch.v1 import monitor_pb2_grpc
-from services.common import caller
+from services.common import advice, caller
 from services.common.deadlines import call_timeout
+from services.common.release import release
 from services.common.settings import Settings
 from services.monitor import messages, peers, validation
 from services.monitor.activity import ActivityStore
@@ -21,13 +21,6 @@ from services.monitor.recorder import MetricsRecorder
 
 DEFAULT_WINDOW = 300.0
 DEFAULT_ACTIVITY_WINDOW = 7 * 86400.0
-
-
-def _version() -> str:
-    try:
-        return metadata.version("aiorch")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
@@ -46,7 +39,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         self.settings = settings
         self.peer_addrs = dict(peer_addrs)
         self.features = features
-        self.version = _version()
+        self.version = release()
         self.started = time.monotonic()
         self.clock = recorder.clock
 
@@ -91,9 +84,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
             self.clock(),
             self.settings.monitor_retention_seconds,
         )
-        return pb.MonitorServiceOptimizeResponse(
-            recommendations=[messages.recommendation(r) for r in found]
-        )
+        return pb.MonitorServiceOptimizeResponse(recommendations=[advice.message(r) for r in found])
 
     async def TrackActivity(self, request, context):
         user = caller.user_id()
