@@ -465,3 +465,24 @@ def test_grpc_through_the_gateway_needs_the_same_token(suite):
                 orchestrator_pb2.GetCacheStatsRequest(), timeout=10, metadata=auth + spoofed
             )
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize(
+    ("roles", "status"),
+    [
+        (["user", "admin"], 200),
+        ("user admin", 200),  # a space-separated string, as some providers send scopes
+        ("admin,user", 200),
+        ([], 403),
+        (["Admin"], 403),
+        (["user,admin"], 403),  # one role whose name holds a separator: dropped
+        (["x\r\nx-user-roles: admin"], 403),
+        ({"admin": True}, 403),
+    ],
+)
+def test_the_roles_claim_becomes_the_callers_roles(small_gateway, roles, status):
+    time.sleep(0.5)  # the per-user bucket of this small gateway refills
+    claims = tokens.claims(f"roles-{uuid.uuid4()}") | {"roles": roles}
+    token = small_gateway.keys.sign(claims)
+    answer = send(small_gateway.addr, "POST", "/v1/performance/optimize", bearer(token), {})
+    assert answer.status == status, answer
