@@ -127,12 +127,6 @@ class Unauthenticated(DomainError):
     code = grpc.StatusCode.UNAUTHENTICATED
 
 
-class Unimplemented(DomainError):
-    """A part of the contract that is not built yet."""
-
-    code = grpc.StatusCode.UNIMPLEMENTED
-
-
 def _with_details(status: status_pb2.Status, *details) -> status_pb2.Status:
     for detail in details:
         packed = any_pb2.Any()

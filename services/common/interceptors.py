@@ -39,6 +39,7 @@ async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
         status = error.status()
         trailing += error.trailing_metadata()
     elif isinstance(error, NotImplementedError):
+        # What the generated servicer base answers for an RPC a service has not built.
         status = rpc_status.status_pb2.Status(
             code=grpc.StatusCode.UNIMPLEMENTED.value[0], message="not implemented yet"
         )
