@@ -2,6 +2,7 @@
 
 from aiorch.v1 import monitor_pb2_grpc
 from services.common.database import Database
+from services.common.probe import Peers
 from services.common.server import Service, run
 from services.common.settings import DEFAULT_ADDRS
 from services.monitor.activity import ActivityStore, prune_periodically
@@ -56,7 +57,8 @@ async def build(settings, stack):
     )
     await recorder.start()
     stack.push_async_callback(recorder.stop)
-    peers = {name: settings.addr_of(name) for name in DEFAULT_ADDRS if name != "monitor"}
+    peers = Peers({name: settings.addr_of(name) for name in DEFAULT_ADDRS if name != "monitor"})
+    stack.push_async_callback(peers.close)
     features = (*FEATURES, f"activity_store:{db.dialect}")
     return [
         Service(

@@ -4,18 +4,19 @@ user activity, each RPC a validation, a domain call and a reply."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 from aiorch.v1 import monitor_pb2 as pb
 from aiorch.v1 import monitor_pb2_grpc
 from services.common import advice, caller
 from services.common.deadlines import call_timeout
+from services.common.probe import Peers
 from services.common.release import release
 from services.common.settings import Settings
-from services.monitor import messages, peers, validation
+from services.monitor import messages, validation
 from services.monitor.activity import ActivityStore
 from services.monitor.health import host_components, overall, service_components
 from services.monitor.history import matching
+from services.monitor.peers import check_all
 from services.monitor.recommendations import recommend
 from services.monitor.recorder import MetricsRecorder
 
@@ -29,7 +30,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         recorder: MetricsRecorder,
         activity: ActivityStore,
         settings: Settings,
-        peer_addrs: Mapping[str, str],
+        peers: Peers,
         features: tuple[str, ...],
     ):
         self.recorder = recorder
@@ -37,7 +38,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         self.alerts = recorder.alerts
         self.activity = activity
         self.settings = settings
-        self.peer_addrs = dict(peer_addrs)
+        self.peers = peers
         self.features = features
         self.version = release()
         self.started = time.monotonic()
@@ -48,9 +49,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         remaining = call_timeout(context, self.settings.deadline_margin_seconds)
         if remaining is not None:
             timeout = min(timeout, remaining)
-        services = await peers.check_all(
-            self.peer_addrs, timeout, self.settings.monitor_peer_slow_ms
-        )
+        services = await check_all(self.peers, timeout, self.settings.monitor_peer_slow_ms)
         active = self.alerts.active
         components = [*host_components(active), *service_components(services, active)]
         return messages.health(overall(components))
