@@ -51,9 +51,15 @@ class MetricsRecorder:
         self.max_watchers = max_watchers
         self.clock = clock
         self.api = api
-        self.latest: Sample | None = None
+        self._latest: Sample | None = None
         self._watchers: set[asyncio.Queue] = set()
         self._loop = Repeat("metrics-recorder", interval, self._take)
+
+    @property
+    def latest(self) -> Sample:
+        """The newest sample (`start` takes one before the service serves)."""
+        assert self._latest is not None, "read before the recorder started"
+        return self._latest
 
     async def start(self) -> None:
         """Takes the first sample, so a serving monitor always has one, then goes on in the
@@ -77,7 +83,7 @@ class MetricsRecorder:
                 "alert firing" if firing else "alert resolved",
                 extra={"metric": alert.metric, "severity": alert.level.name.lower()},
             )
-        self.latest = sample
+        self._latest = sample
         for queue in self._watchers:
             if queue.full():
                 queue.get_nowait()

@@ -4,6 +4,9 @@ user activity, each RPC a validation, a domain call and a reply."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+
+import grpc
 
 from aiorch.v1 import monitor_pb2 as pb
 from aiorch.v1 import monitor_pb2_grpc
@@ -44,7 +47,9 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         self.started = time.monotonic()
         self.clock = recorder.clock
 
-    async def GetHealth(self, request, context):
+    async def GetHealth(
+        self, request: pb.GetHealthRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetHealthResponse:
         timeout = self.settings.monitor_peer_timeout_seconds
         remaining = call_timeout(context, self.settings.deadline_margin_seconds)
         if remaining is not None:
@@ -54,10 +59,14 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         components = [*host_components(active), *service_components(services, active)]
         return messages.health(overall(components))
 
-    async def GetCurrentMetrics(self, request, context):
+    async def GetCurrentMetrics(
+        self, request: pb.GetCurrentMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCurrentMetricsResponse:
         return pb.GetCurrentMetricsResponse(sample=messages.sample(self.recorder.latest))
 
-    async def GetMetricsHistory(self, request, context):
+    async def GetMetricsHistory(
+        self, request: pb.GetMetricsHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMetricsHistoryResponse:
         retention = self.settings.monitor_retention_seconds
         window = validation.seconds(request, "window", DEFAULT_WINDOW, retention)
         step = validation.step(request, window, self.recorder.interval)
@@ -66,7 +75,9 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         series = [messages.series(self.history.series(n, start, step)) for n in names]
         return pb.GetMetricsHistoryResponse(series=series)
 
-    async def GetMetricsSummary(self, request, context):
+    async def GetMetricsSummary(
+        self, request: pb.GetMetricsSummaryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMetricsSummaryResponse:
         retention = self.settings.monitor_retention_seconds
         window = validation.seconds(request, "window", DEFAULT_WINDOW, retention)
         names = self.history.select(request.metrics)
@@ -74,7 +85,9 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         summaries = [messages.summary(self.history.summary(n, start)) for n in names]
         return pb.GetMetricsSummaryResponse(summaries=summaries)
 
-    async def Optimize(self, request, context):
+    async def Optimize(
+        self, request: pb.MonitorServiceOptimizeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.MonitorServiceOptimizeResponse:
         caller.require_admin()  # advice about the hosts is for operators
         found = recommend(
             self.history,
@@ -85,13 +98,17 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         )
         return pb.MonitorServiceOptimizeResponse(recommendations=[advice.message(r) for r in found])
 
-    async def TrackActivity(self, request, context):
+    async def TrackActivity(
+        self, request: pb.TrackActivityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.TrackActivityResponse:
         user = caller.user_id()
         activity = validation.activity(request, self.settings.activity_max_metadata_bytes)
         activity_id = await self.activity.track(user, activity, self.clock())
         return pb.TrackActivityResponse(activity_id=activity_id)
 
-    async def GetActivitySummary(self, request, context):
+    async def GetActivitySummary(
+        self, request: pb.GetActivitySummaryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetActivitySummaryResponse:
         retention = self.settings.activity_retention_days * 86400.0
         window = validation.seconds(request, "window", DEFAULT_ACTIVITY_WINDOW, retention)
         # A user reads their own summary; everyone's (no user_id) or another's needs admin.
@@ -101,14 +118,18 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         summary = await self.activity.summary(request.user_id or None, now - window, now)
         return messages.activity_summary(summary)
 
-    async def GetAlerts(self, request, context):
+    async def GetAlerts(
+        self, request: pb.GetAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAlertsResponse:
         resolved = self.alerts.resolved if request.include_resolved else ()
         return pb.GetAlertsResponse(
             active=[messages.alert(a) for a in self.alerts.active],
             resolved=[messages.alert(a) for a in resolved],
         )
 
-    async def GetStatus(self, request, context):
+    async def GetStatus(
+        self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStatusResponse:
         return pb.GetStatusResponse(
             version=self.version,
             uptime=messages.duration(time.monotonic() - self.started),
@@ -116,7 +137,9 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
             features=self.features,
         )
 
-    async def WatchMetrics(self, request, context):
+    async def WatchMetrics(
+        self, request: pb.WatchMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchMetricsResponse]:
         patterns = list(request.metrics)
         self.history.select(patterns)  # names nothing known: INVALID_ARGUMENT before streaming
         with self.recorder.watch() as samples:
