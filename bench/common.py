@@ -1,16 +1,9 @@
-"""What every benchmark needs: free ports and real sentences."""
+"""What every benchmark needs: real sentences (free ports come from tools/suite.py)."""
 
 from __future__ import annotations
 
 import csv
-import socket
 from pathlib import Path
-
-
-def free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def sentences(stsb_csv: Path) -> list[str]:

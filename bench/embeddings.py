@@ -19,10 +19,11 @@ import time
 import grpc
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
-from bench.common import free_addr, sentences
-from services.common.ready import wait_serving
+from bench.common import sentences
 from services.common.settings import PROJECT_ROOT, get_settings
 from services.embeddings.model import SentenceEncoder
+from tools.ready import wait_serving
+from tools.suite import free_addr
 
 CLIENTS = 64
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import yaml
 
-from bench.common import free_addr
 from gateway import tokens
 from gateway.render import Edge, render
 from services.common.advice import percentile
-from services.common.ready import wait_gateway, wait_serving
 from services.common.settings import PROJECT_ROOT, Settings
+from tools.ready import wait_gateway, wait_serving
+from tools.suite import free_addr
 
 BIN = Path(sys.executable).parent
 PATH = "/v1/ai-orchestration/workflows/types"

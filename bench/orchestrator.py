@@ -20,10 +20,7 @@ import argparse
 import asyncio
 import http.client
 import json
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,12 +38,12 @@ from aiorch.v1 import (
     orchestrator_pb2_grpc,
 )
 from aiorch.v1 import orchestrator_pb2 as pb
-from bench.common import free_addr
 from gateway import tokens
-from gateway.render import Edge, render
+from gateway.render import Edge
 from services.common.advice import percentile
-from services.common.ready import SERVICES, wait_suite
 from services.common.settings import PROJECT_ROOT, Settings
+from tools.ready import SERVICES
+from tools.suite import running_suite
 
 BIN = Path(sys.executable).parent
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
@@ -55,32 +52,10 @@ CLIENTS = 16
 AUTH = {"authorization": f"Bearer {tokens.dev_token('bench')}"}
 
 
-def start_suite(tmp: Path) -> tuple[Settings, subprocess.Popen]:
-    """The local Procfile under honcho, every address on a free port (as tests/e2e does)."""
-    env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
-    env |= {f"AIORCH_{name.upper()}_METRICS_ADDR": free_addr() for name in SERVICES}
-    env |= {
-        "AIORCH_GATEWAY_ADDR": free_addr(),
-        "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
-        "AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db",
-        "AIORCH_ENVOY_CONFIG": str(tmp / "envoy.yaml"),
-        "AIORCH_LOG_LEVEL": "WARNING",
-    }
-    settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
-    # The benchmark is one user at full speed: the gateway's rate limits, there to keep one
-    # caller from starving the others, would measure themselves instead of the suite.
-    edge = Edge(user_rps=1_000_000, route_rps=1_000_000)
-    descriptor = PROJECT_ROOT / "build" / "aiorch.pb"
-    (tmp / "envoy.yaml").write_text(render(settings, descriptor, edge=edge))
-    honcho = subprocess.Popen(
-        [BIN / "honcho", "--procfile", "deploy/local/Procfile", "--app-root", ".", "start"],
-        cwd=PROJECT_ROOT,
-        env=os.environ | env | {"PATH": f"{BIN}:{os.environ['PATH']}"},
-        stdout=(tmp / "honcho.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    asyncio.run(wait_suite(settings, timeout=120))
-    return settings, honcho
+# The benchmark is one user at full speed: the gateway's rate limits, there to keep one
+# caller from starving the others, would measure themselves instead of the suite.
+EDGE = Edge(user_rps=1_000_000, route_rps=1_000_000)
+QUIET = {"AIORCH_LOG_LEVEL": "WARNING"}
 
 
 def texts(data: Path, count: int) -> list[str]:
@@ -240,7 +215,12 @@ async def hybrid(settings: Settings, transcript: str, requests: int) -> dict:
             await call()
             times[name].append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        workflow = (await orchestrator.CreateWorkflow(request, timeout=120)).workflow
+        # Called directly, as a backend inside the mesh calls: it names the user it acts for.
+        workflow = (
+            await orchestrator.CreateWorkflow(
+                request, metadata=(("x-user-id", "bench"),), timeout=120
+            )
+        ).workflow
         times["hybrid"].append((time.perf_counter() - started) * 1000)
         if workflow.status != pb.WORKFLOW_STATUS_SUCCEEDED:
             raise RuntimeError(f"hybrid: {workflow.error}")
@@ -268,15 +248,14 @@ def main() -> None:
     samples = texts(args.data, 50)
     transcript = (args.data / "elitr_dev/meeting_en_dev_007").glob("transcript_*.txt")
     transcript = next(transcript).read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory() as tmp:
-        settings, honcho = start_suite(Path(tmp))
-        try:
-            lat = overhead(settings, samples, args.requests)
-            rates = throughput(settings, samples[0], args.seconds)
-            par = asyncio.run(hybrid(settings, transcript, args.hybrid_requests))
-        finally:
-            honcho.send_signal(signal.SIGINT)
-            honcho.wait(30)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_suite(Path(tmp), EDGE, QUIET, timeout=120) as running,
+    ):
+        settings = running.settings
+        lat = overhead(settings, samples, args.requests)
+        rates = throughput(settings, samples[0], args.seconds)
+        par = asyncio.run(hybrid(settings, transcript, args.hybrid_requests))
     report(lat, rates, par, args)
 
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import statistics
 import tempfile
 from pathlib import Path
 
-from bench.orchestrator import overhead, start_suite, texts, throughput
+from bench.orchestrator import EDGE, QUIET, overhead, texts, throughput
 from services.common.advice import percentile
 from services.common.settings import PROJECT_ROOT
 from tests.otlp_receiver import otlp_receiver
+from tools.suite import running_suite
 
 OTEL = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")
 SETTINGS = {"off": None, "on": 1.0, "on, 1 in 10": 0.1}
@@ -47,14 +47,12 @@ def tracing(endpoint: str, ratio: float | None):
 
 
 def measure(samples: list[str], requests: int, seconds: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings, honcho = start_suite(Path(tmp))
-        try:
-            lat = overhead(settings, samples, requests)
-            rates = throughput(settings, samples[0], seconds)
-        finally:
-            honcho.send_signal(signal.SIGINT)
-            honcho.wait(30)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_suite(Path(tmp), EDGE, QUIET, timeout=120) as running,
+    ):
+        lat = overhead(running.settings, samples, requests)
+        rates = throughput(running.settings, samples[0], seconds)
     return {
         "workflow_p50": percentile(lat["workflow"], 50),
         "overhead_p50": percentile(lat["workflow"], 50) - percentile(lat["direct"], 50),

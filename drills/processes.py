@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import free_addr
 from gateway.render import render
-from services.common.ready import SERVICES, wait_gateway, wait_serving
 from services.common.settings import PROJECT_ROOT, Settings
+from tools.ready import SERVICES, wait_gateway, wait_serving
+from tools.suite import free_addr
 
 BIN = Path(sys.executable).parent
 

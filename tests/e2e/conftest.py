@@ -8,12 +8,8 @@ for E2E_USER unless told otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -24,21 +20,18 @@ from pathlib import Path
 import pytest
 
 from gateway import tokens
-from gateway.render import Edge, render
-from services.common.ready import SERVICES, wait_suite
-from services.common.settings import PROJECT_ROOT, Settings
+from gateway.render import Edge
+from services.common.settings import Settings
+from tools import suite as suites
+from tools.suite import free_addr
+
+__all__ = ["E2E_USER", "edge_for", "free_addr", "running_suite"]
 
 BIN = Path(sys.executable).parent
 E2E_USER = "e2e-user"
 # The shared suites' limits are far above what the tests send, so no test is throttled by
 # another's traffic; the rate-limit tests run an Envoy of their own with small ones.
 TEST_EDGE = {"user_rps": 5000, "route_rps": 20000}
-
-
-def free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 @dataclass
@@ -107,45 +100,15 @@ class Suite:
 def running_suite(
     tmp: Path, extra_env: dict[str, str] | None = None, edge_changes: dict | None = None
 ):
-    """The local Procfile under honcho on free ports; `extra_env` reaches every process,
-    `edge_changes` change the gateway's rules (gateway.render.Edge)."""
-    env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
-    env |= {f"AIORCH_{name.upper()}_METRICS_ADDR": free_addr() for name in SERVICES}
-    env |= {
-        "AIORCH_GATEWAY_ADDR": free_addr(),
-        "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
-        "AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db",
-        "AIORCH_ENVOY_CONFIG": str(tmp / "envoy.yaml"),
-    }
-    settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
+    """The suite on free ports (tools/suite.py) with a key pair of its own; `extra_env`
+    reaches every process, `edge_changes` change the gateway's rules (gateway.render.Edge)."""
     keys = tokens.write_key_pair(tmp / "keys")
     edge = edge_for(keys, **(edge_changes or {}))
-    (tmp / "envoy.yaml").write_text(
-        render(settings, PROJECT_ROOT / "build" / "aiorch.pb", edge=edge)
-    )
-    log = tmp / "honcho.log"
-    honcho = subprocess.Popen(
-        [BIN / "honcho", "--procfile", "deploy/local/Procfile", "--app-root", ".", "start"],
-        cwd=PROJECT_ROOT,
-        env=os.environ
-        | env
-        | (extra_env or {})
-        | {"PATH": f"{BIN}:{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
     try:
-        asyncio.run(wait_suite(settings, timeout=90))
-    except TimeoutError:
-        honcho.send_signal(signal.SIGINT)
-        honcho.wait(20)
-        pytest.fail(f"the suite did not come up:\n{log.read_text()[-4000:]}")
-    try:
-        yield Suite(settings, honcho, log, keys)
-    finally:
-        if honcho.poll() is None:
-            honcho.send_signal(signal.SIGINT)
-            honcho.wait(20)
+        with suites.running_suite(tmp, edge, extra_env) as running:
+            yield Suite(running.settings, running.honcho, running.log, keys)
+    except RuntimeError as error:  # it did not come up: the log says why
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

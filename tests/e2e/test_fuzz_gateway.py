@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import pytest
 
 from gateway.openapi import document
-from services.common.ready import SERVICES, wait_serving
 from services.common.settings import PROJECT_ROOT
+from tools.ready import SERVICES, wait_serving
 
 pytestmark = pytest.mark.e2e
 

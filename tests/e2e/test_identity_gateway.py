@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from aiorch.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from gateway import tokens
 from gateway.render import render
-from services.common.ready import wait_gateway, wait_serving
 from services.common.settings import DEFAULT_ADDRS, PROJECT_ROOT, Settings
+from tools.ready import wait_gateway, wait_serving
 
 from .conftest import E2E_USER, edge_for, free_addr
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from gateway.render import render
-from services.common.ready import wait_gateway, wait_serving
 from services.common.settings import PROJECT_ROOT, Settings
+from tools.ready import wait_gateway, wait_serving
 
 from .conftest import Suite, free_addr
 

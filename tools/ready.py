@@ -1,6 +1,6 @@
 """Waits until every service of the suite reports SERVING and the gateway is ready.
 
-`python -m services.common.ready` is the last entry of the local Procfile: it prints
+`python -m tools.ready` is the last entry of the local Procfile: it prints
 where to reach the suite once everything is up, then stays until the others stop.
 """
 
