@@ -78,6 +78,20 @@ EXAMPLES: dict[str, dict] = {
         "labels": LABELS,
         "include_keywords": True,
     },
+    "aiorch.v1.ClassifierService.ClassifyBatch": {
+        "texts": ["The match ended 2-1.", "Bob will send the invoice on Friday."],
+        "labels": LABELS,
+    },
+    "aiorch.v1.ClassifierService.RegisterLabelSet": {
+        "labels": [
+            {
+                "name": "finance",
+                "description": "Money: invoices, payments, prices and budgets.",
+                "examples": ["Please pay the invoice by Friday."],
+            },
+            {"name": "sports", "examples": ["The match ended 2-1 after extra time."]},
+        ]
+    },
     "aiorch.v1.MeetingIntelService.Analyze": {
         "transcript": "Alice: Bob, can you send the invoice to Acme by Friday?\n"
         "Bob: Sure, I will send it by Friday. We decided to drop the old pricing.",
