@@ -1,6 +1,7 @@
-"""The cache key of a workflow request: what it asks and what would compute it.
+"""The cache key of a workflow request: who asks, what they ask, and what would compute it.
 
-SHA-256 over the type, the normalised input, the sorted outputs, the aiorch release, and
+SHA-256 over the caller, the type, the normalised input, the sorted outputs, the aiorch
+release, and
 the model each called service reported in its last reply (`model`), so a new model or a
 new release never serves a result computed by the old one. The models come from the
 services themselves, never from the orchestrator's settings: a service reconfigured on its
@@ -40,10 +41,14 @@ class Keys:
         self._known[service] = (model, self._ready_at(service))
 
     def of(
-        self, workflow: pb.Workflow, request: pb.CreateWorkflowRequest, known: bool = False
+        self,
+        workflow: pb.Workflow,
+        request: pb.CreateWorkflowRequest,
+        caller: str,
+        known: bool = False,
     ) -> str | None:
-        """The key of `workflow` (made from `request`); None when the request must not be
-        cached, or, with `known`, when a model is unknown."""
+        """The key of `workflow` (made from `request` by `caller`); None when the request
+        must not be cached, or, with `known`, when a model is unknown."""
         if request.HasField("use_cache") and not request.use_cache:
             return None
         models = {}
@@ -56,7 +61,7 @@ class Keys:
                 model = self.UNKNOWN
             models[service] = model
         spec = WORKFLOWS[workflow.type]
-        return cache_key(spec, request.input, list(workflow.expected_outputs), models)
+        return cache_key(spec, request.input, list(workflow.expected_outputs), models, caller)
 
 
 def called_services(workflow: pb.Workflow) -> list[str]:
@@ -69,8 +74,12 @@ def cache_key(
     given: pb.WorkflowInput,
     outputs: list[str],
     models: dict[str, str],
+    caller: str,
 ) -> str:
-    """`<type>:<sha256 hex>`: the type stays readable for invalidation by pattern."""
+    """`<type>:<sha256 hex>`: the type stays readable for invalidation by pattern.
+
+    Results are cached per caller: a shared entry would tell one user, by its `cached`
+    flag and its speed, that another sent the same text."""
     normal = pb.WorkflowInput()
     normal.CopyFrom(given)
     normal.text = unicodedata.normalize("NFC", given.text).strip()
@@ -79,7 +88,7 @@ def cache_key(
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
-            [spec.name, sorted(outputs), sorted(models.items()), release()],
+            [caller, spec.name, sorted(outputs), sorted(models.items()), release()],
             separators=(",", ":"),
         ).encode()
     )

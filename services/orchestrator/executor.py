@@ -22,7 +22,7 @@ import grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
 from services.common.deadlines import Deadline
-from services.common.errors import Unavailable
+from services.common.errors import Unavailable, public_text
 from services.common.interceptors import ATTEMPT
 from services.orchestrator import record
 from services.orchestrator.breaker import CircuitBreaker
@@ -137,23 +137,24 @@ class Executor:
     async def _compute(self, run: Run) -> None:
         if run.key is None:
             await self._steps(run.workflow, run.request, run.deadline)
-            await self._conclude(run.workflow, run.request, run.ttl)
+            await self._conclude(run)
             return
         with self.cache.lead(run.key) as shared:
             await self._steps(run.workflow, run.request, run.deadline)
-            value = await self._conclude(run.workflow, run.request, run.ttl)
+            value = await self._conclude(run)
             if value is not None:
                 shared.set_result(value)
 
-    async def _conclude(self, workflow, request, ttl) -> bytes | None:
+    async def _conclude(self, run: Run) -> bytes | None:
         """Concludes the workflow; a success is cached under the models its replies named
         (they may differ from those its key was made with) and returned."""
+        workflow = run.workflow
         record.conclude(workflow)
         if workflow.status != pb.WORKFLOW_STATUS_SUCCEEDED:
             return None
         value = workflow.result.SerializeToString()
-        if (key := self.keys.of(workflow, request, known=True)) is not None:
-            await self.cache.put(key, value, ttl)
+        if (key := self.keys.of(workflow, run.request, run.caller, known=True)) is not None:
+            await self.cache.put(key, value, run.ttl)
         return value
 
     async def _shared(self, workflow: pb.Workflow, key: str, deadline: Deadline) -> bool:
@@ -207,7 +208,7 @@ class Executor:
             step.attempts += _attempts(error.trailing_metadata())
             failed = self._judge(service.breaker, error.code(), timeout)
             self.stats.record(step.service, time.perf_counter() - started, failed=failed)
-            record.step_failed(step, error.code(), error.details() or "")
+            record.step_failed(step, error.code(), public_text(error.details() or ""))
         except Unavailable as error:  # out of reach for too long while the call waited
             service.breaker.abandoned()
             record.step_failed(step, grpc.StatusCode.UNAVAILABLE, str(error))

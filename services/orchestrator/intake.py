@@ -88,7 +88,7 @@ class Intake:
         if request.wait:
             deadline = deadline.earliest(rpc_remaining)
         workflow = record.new(str(uuid.uuid4()), request, plan, deadline)
-        key = self.keys.of(workflow, request)
+        key = self.keys.of(workflow, request, caller)
         if key is not None and (value := await self.cache.get(key)) is not None:
             record.fill_from_cache(workflow, value)
             if not await self._insert(workflow, request, caller, keep_request=False):

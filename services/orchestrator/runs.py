@@ -79,7 +79,8 @@ class Runs:
         left = workflow.deadline.ToNanoseconds() / 1e9 - time.time()
         deadline = Deadline(time.monotonic() + left)
         ttl = self.cache_ttl(WORKFLOWS[workflow.type])
-        run = Run(workflow, request, caller, deadline, self.keys.of(workflow, request), ttl)
+        key = self.keys.of(workflow, request, caller)
+        run = Run(workflow, request, caller, deadline, key, ttl)
         self.add(run)
 
     def feed(self, runs: list[Run], parallelism: int) -> None:

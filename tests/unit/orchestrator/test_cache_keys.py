@@ -15,18 +15,23 @@ def given(text="Bob sends the invoice.") -> pb.WorkflowInput:
 
 
 def test_the_key_names_the_type_and_is_the_same_for_the_same_request():
-    key = cache_key(CLASSIFICATION, given(), ["label"], MODELS)
+    key = cache_key(CLASSIFICATION, given(), ["label"], MODELS, "alice")
     assert key.startswith("classification:") and len(key) == len("classification:") + 64
-    assert cache_key(CLASSIFICATION, given("  Bob sends the invoice.\n"), ["label"], MODELS) == key
+    assert (
+        cache_key(CLASSIFICATION, given("  Bob sends the invoice.\n"), ["label"], MODELS, "alice")
+        == key
+    )
 
 
 def test_input_outputs_and_models_each_change_the_key():
-    key = cache_key(CLASSIFICATION, given(), ["label", "scores"], MODELS)
-    assert cache_key(CLASSIFICATION, given(), ["scores", "label"], MODELS) == key
-    assert cache_key(CLASSIFICATION, given(), ["label", "keywords"], MODELS) != key
-    assert cache_key(CLASSIFICATION, given("Other text."), ["label", "scores"], MODELS) != key
+    key = cache_key(CLASSIFICATION, given(), ["label", "scores"], MODELS, "alice")
+    assert cache_key(CLASSIFICATION, given(), ["scores", "label"], MODELS, "alice") == key
+    assert cache_key(CLASSIFICATION, given(), ["label", "keywords"], MODELS, "alice") != key
+    assert (
+        cache_key(CLASSIFICATION, given("Other text."), ["label", "scores"], MODELS, "alice") != key
+    )
     openai = {"classifier": "openai/gpt-4o-mini"}
-    assert cache_key(CLASSIFICATION, given(), ["label", "scores"], openai) != key
+    assert cache_key(CLASSIFICATION, given(), ["label", "scores"], openai, "alice") != key
 
 
 def _workflow(settings, **fields):
@@ -40,16 +45,18 @@ def test_no_known_key_until_each_called_service_has_named_its_model(settings):
     keys = Keys(ready.get)
     workflow, request = _workflow(settings)
     unknown = cache_key(
-        CLASSIFICATION, given(), list(workflow.expected_outputs), {"classifier": "?"}
+        CLASSIFICATION, given(), list(workflow.expected_outputs), {"classifier": "?"}, "alice"
     )
-    assert keys.of(workflow, request) == unknown  # shares work in flight, finds nothing
-    assert keys.of(workflow, request, known=True) is None  # so nothing is stored under it
+    assert keys.of(workflow, request, "alice") == unknown  # shares work in flight, finds nothing
+    assert keys.of(workflow, request, "alice", known=True) is None  # so nothing is stored under it
     keys.learn("classifier", "local/minilm")
-    assert keys.of(workflow, request) == cache_key(
-        CLASSIFICATION, given(), list(workflow.expected_outputs), MODELS
+    assert keys.of(workflow, request, "alice") == cache_key(
+        CLASSIFICATION, given(), list(workflow.expected_outputs), MODELS, "alice"
     )
+    # Per caller: a shared entry would tell bob, by its `cached` flag, what alice sent.
+    assert keys.of(workflow, request, "bob") != keys.of(workflow, request, "alice")
     no_cache, request = _workflow(settings, use_cache=False)
-    assert keys.of(no_cache, request) is None
+    assert keys.of(no_cache, request, "alice") is None
 
 
 def test_a_service_that_reconnected_is_unknown_until_it_replies_again(settings):
@@ -57,9 +64,9 @@ def test_a_service_that_reconnected_is_unknown_until_it_replies_again(settings):
     keys = Keys(ready.get)
     workflow, request = _workflow(settings)
     keys.learn("classifier", "local/minilm")
-    before = keys.of(workflow, request)
+    before = keys.of(workflow, request, "alice")
     ready["classifier"] = 2.0  # restarted, perhaps with another backend
-    assert keys.of(workflow, request, known=True) is None
-    assert keys.of(workflow, request) not in (None, before)
+    assert keys.of(workflow, request, "alice", known=True) is None
+    assert keys.of(workflow, request, "alice") not in (None, before)
     keys.learn("classifier", "openai/gpt-4o-mini")
-    assert keys.of(workflow, request) not in (None, before)
+    assert keys.of(workflow, request, "alice") not in (None, before)
