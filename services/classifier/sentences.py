@@ -60,7 +60,9 @@ def _pieces(text: str) -> int:
 def _cut(sentence: str, budget: int) -> list[str]:
     if _pieces(sentence) <= budget:
         return [sentence]
-    pieces, current, size = [], [], 0
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
     for word in sentence.split():
         count = max(1, _pieces(word))
         if current and size + count > budget:

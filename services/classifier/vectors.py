@@ -94,26 +94,25 @@ async def embed_texts(
     """Vectors of `fresh` and `reusable` texts; `reusable` ones go through the cache."""
     reusable = list(dict.fromkeys(reusable))
     if cache is None:
-        by_text, tokens, model = await _embed_all(
+        by_text, tokens, replied = await _embed_all(
             list(dict.fromkeys([*fresh, *reusable])), embed, batch_size
         )
-        return Vectors(by_text, tokens, model or "")
+        return Vectors(by_text, tokens, replied or "")
     cached_model = cache.model  # what `from_cache` was read under
     from_cache = {t: v for t in reusable if (v := cache.get(t)) is not None}
     own, waiting = cache.claim([t for t in reusable if t not in from_cache])
     try:
-        by_text, tokens, model = await _embed_all(
+        by_text, tokens, replied = await _embed_all(
             list(dict.fromkeys([*fresh, *own])), embed, batch_size
         )
     except BaseException:
         cache.abandon(own)
         raise
-    if model is not None:
-        cache.settle(model, {t: by_text[t] for t in own})
+    if replied is not None:
+        cache.settle(replied, {t: by_text[t] for t in own})
     # Vectors another call embedded for this one: None where that call failed.
     settled = {text: await asyncio.shield(future) for text, future in waiting.items()}
-    if model is None:
-        model = next((s[0] for s in settled.values() if s is not None), cached_model) or ""
+    model = replied or next((s[0] for s in settled.values() if s is not None), cached_model or "")
     again = [t for t, s in settled.items() if s is None or s[0] != model]
     from_cache.update({t: s[1] for t, s in settled.items() if s is not None and s[0] == model})
     if model != cached_model:
@@ -137,7 +136,7 @@ async def _embed_all(
 ) -> tuple[dict[str, np.ndarray], int, str | None]:
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
     replies = await asyncio.gather(*(embed(batch) for batch in batches))
-    by_text = {}
+    by_text: dict[str, np.ndarray] = {}
     for batch, (vectors, _, _) in zip(batches, replies, strict=True):
         by_text.update(zip(batch, vectors, strict=True))
     return by_text, sum(tokens for _, tokens, _ in replies), replies[0][2] if replies else None

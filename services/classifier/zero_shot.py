@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,9 +79,10 @@ class HeadCache:
         self.heads: LRUCache = LRUCache(maxsize)
         self.pending: dict[tuple, asyncio.Future] = {}
 
-    async def get(self, key: tuple, fit) -> head.Head:
-        if (fitted := self.heads.get(key)) is not None:
-            return fitted
+    async def get(self, key: tuple, fit: Callable[[], head.Head]) -> head.Head:
+        cached: head.Head | None = self.heads.get(key)
+        if cached is not None:
+            return cached
         if (waiting := self.pending.get(key)) is not None:
             return await asyncio.shield(waiting)
         future = asyncio.get_running_loop().create_future()
