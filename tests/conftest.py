@@ -14,9 +14,10 @@ from services.embeddings.model import SentenceEncoder
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
-    """Defaults, with a store of the test session's own."""
+    """Defaults, with a store of the test session's own, and no monitor to report
+    activity to unless a test starts one (never a suite running on this host)."""
     db = tmp_path_factory.mktemp("store") / "aiorch.db"
-    return Settings(database_url=f"sqlite:///{db}")
+    return Settings(database_url=f"sqlite:///{db}", monitor_addr="127.0.0.1:1")
 
 
 @pytest.fixture(scope="session")

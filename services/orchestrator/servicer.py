@@ -12,6 +12,7 @@ from services.common import advice
 from services.common import caller as callers
 from services.common.settings import Settings
 from services.orchestrator import messages
+from services.orchestrator.activity import ActivityTracker
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.health import Health
 from services.orchestrator.optimize import Snapshot, recommend
@@ -25,6 +26,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         self,
         orchestrator: Orchestrator,
         cache: ResultCache,
+        activity: ActivityTracker,
         *,
         health: Callable[[], Awaitable[list[Health]]],
         measure: Callable[[], Snapshot],
@@ -32,6 +34,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     ):
         self.orchestrator = orchestrator
         self.cache = cache
+        self.activity = activity
         self.health = health
         self.measure = measure
         self.settings = settings
@@ -42,6 +45,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         plan = validate_create(request, self.settings)
         caller = callers.user_id()
         workflow = await self.orchestrator.create(request, plan, caller, context.time_remaining())
+        self.activity.created(caller, workflow)
         return pb.CreateWorkflowResponse(workflow=workflow)
 
     async def GetWorkflow(
@@ -68,6 +72,10 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         parallelism = validate_batch(request, self.settings)
         caller = callers.user_id()
         batch_id, items = await self.orchestrator.create_batch(request, parallelism, caller)
+        for item in items:
+            if item.workflow_id:
+                kind = request.items[item.index].type
+                self.activity.created(caller, pb.Workflow(workflow_id=item.workflow_id, type=kind))
         return pb.CreateBatchResponse(batch_id=batch_id, items=items)
 
     async def WatchWorkflow(

@@ -18,6 +18,7 @@ from services.common.loops import Repeat
 from services.common.probe import Peers
 from services.common.settings import Settings
 from services.orchestrator import metrics
+from services.orchestrator.activity import ActivityTracker
 from services.orchestrator.breaker import CircuitBreaker
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.cache_keys import Keys
@@ -113,9 +114,12 @@ async def open_orchestrator(
     stack.push_async_callback(retention.stop)
     peers = Peers({name: settings.addr_of(name) for name in services})
     stack.push_async_callback(peers.close)
+    activity = ActivityTracker(settings.monitor_addr)
+    stack.push_async_callback(activity.close)
     servicer = OrchestratorServicer(
         orchestrator,
         cache,
+        activity,
         health=partial(check_all, peers, breakers, cache, bool(settings.redis_url)),
         measure=partial(measure, settings, scheduler, cache, stats, breakers),
         settings=settings,

@@ -140,6 +140,7 @@ def fake_settings(tmp_path, addr: str, **changes) -> Settings:
         "classifier_addr": addr,
         "meeting_intel_addr": addr,
         "embeddings_addr": addr,
+        "monitor_addr": "127.0.0.1:1",  # no activity sent anywhere unless a test asks
         "grace_seconds": 0.5,
     }
     return Settings(**(values | changes))
