@@ -22,6 +22,9 @@ Embed = Callable[[list[str]], Awaitable[tuple[np.ndarray, int, str]]]
 
 # Texts per Embed call: the embeddings service's limit (AIORCH_MAX_TEXTS).
 BATCH_SIZE = 256
+# Embed calls one request keeps in flight: 4 x 256 texts stay under half the embeddings
+# service's default queue.
+MAX_CALLS_IN_FLIGHT = 4
 
 
 class VectorCache:
@@ -135,7 +138,15 @@ async def _embed_all(
     texts: list[str], embed: Embed, batch_size: int
 ) -> tuple[dict[str, np.ndarray], int, str | None]:
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-    replies = await asyncio.gather(*(embed(batch) for batch in batches))
+    # A few calls in flight, not all: a batch of long texts is thousands of windows, and
+    # the embeddings service refuses work past its queue (2,048 texts by default).
+    limit = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
+
+    async def one(batch: list[str]):
+        async with limit:
+            return await embed(batch)
+
+    replies = await asyncio.gather(*(one(batch) for batch in batches))
     by_text: dict[str, np.ndarray] = {}
     for batch, (vectors, _, _) in zip(batches, replies, strict=True):
         by_text.update(zip(batch, vectors, strict=True))

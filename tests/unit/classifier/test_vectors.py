@@ -83,3 +83,23 @@ async def test_when_the_call_embedding_shared_texts_fails_the_waiters_embed_them
     assert isinstance(first, RuntimeError)
     assert second.of(["label"]).shape == (1, 384)
     assert cache.pending == {}
+
+
+async def test_a_request_keeps_a_few_embed_calls_in_flight_not_all(encoder):
+    from .conftest import CountingEmbed
+
+    class Concurrency(CountingEmbed):
+        running = peak = 0
+
+        async def __call__(self, texts):
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            await asyncio.sleep(0.01)
+            self.running -= 1
+            return await super().__call__(texts)
+
+    embed = Concurrency(encoder)
+    texts = [f"t{i}" for i in range(10)]
+    vectors = await embed_texts(texts, [], embed, batch_size=1)
+    assert vectors.of(texts).shape == (10, 384)
+    assert 1 < embed.peak <= 4
