@@ -12,8 +12,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import free_addr
 from services.common.settings import PROJECT_ROOT
+from tools.suite import free_addr
 
 BIN = Path(sys.executable).parent
 
