@@ -18,10 +18,10 @@ import grpc
 import numpy as np
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
-from bench.common import free_addr
 from services.common.settings import PROJECT_ROOT, get_settings
 from services.embeddings.model import SentenceEncoder
 from tools.ready import wait_serving
+from tools.suite import free_addr
 
 
 def read_pairs(path) -> tuple[list[str], list[str], np.ndarray]:
