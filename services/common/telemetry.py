@@ -12,6 +12,7 @@ variables. With none set nothing is installed: no spans, no interceptors, no cos
 
 from __future__ import annotations
 
+import functools
 import os
 
 import grpc
@@ -64,33 +65,8 @@ def server_interceptors() -> list:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     traced = aio_server_interceptor(filter_=_api_only)
-    traced.__class__ = _lean(type(traced))
-    return [ServerGate(traced)]
-
-
-def _lean(interceptor: type) -> type:
-    """The library's server interceptor with the attributes a server span needs (the
-    rpc.* names) and not the ones it works out for every call from the peer address and
-    the metadata (net.peer.*, user agent): behind the gateway the peer is always Envoy,
-    whose own span has the client's address."""
-
-    class Lean(interceptor):
-        def _start_span(self, handler_call_details, context, set_status_on_exception=False):
-            method = handler_call_details.method
-            service, _, name = method.lstrip("/").partition("/")
-            return self._tracer.start_as_current_span(
-                name=method,
-                kind=trace.SpanKind.SERVER,
-                attributes={
-                    "rpc.system": "grpc",
-                    "rpc.service": service,
-                    "rpc.method": name,
-                    "rpc.grpc.status_code": 0,
-                },
-                set_status_on_exception=set_status_on_exception,
-            )
-
-    return Lean
+    traced.__class__ = _gated_server(type(traced))
+    return [traced]
 
 
 def client_interceptors() -> list:
@@ -99,9 +75,12 @@ def client_interceptors() -> list:
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
     traced = aio_client_interceptors(filter_=_api_only)
-    unary = next(i for i in traced if isinstance(i, grpc.aio.UnaryUnaryClientInterceptor))
-    stream = next(i for i in traced if isinstance(i, grpc.aio.UnaryStreamClientInterceptor))
-    return [UnaryClientGate(unary), StreamClientGate(stream)]
+    for interceptor in traced:
+        if isinstance(interceptor, grpc.aio.UnaryUnaryClientInterceptor):
+            interceptor.__class__ = _gated_unary_client(type(interceptor))
+        elif isinstance(interceptor, grpc.aio.UnaryStreamClientInterceptor):
+            interceptor.__class__ = _gated_stream_client(type(interceptor))
+    return list(traced)
 
 
 # Sampling. The gateway decides, once per request, whether its trace is recorded (Envoy's
@@ -110,11 +89,13 @@ def client_interceptors() -> list:
 # so a sampled request is recorded whole, in every service, as one trace, and one that is
 # not leaves no span anywhere. The instrumentation library does its whole per-call work
 # (attributes, a span, a wrapped servicer context, metadata copies) even for a call it will
-# not record; the gates below take unsampled calls past it: the server attaches the
-# caller's context (a non-recording span, so spans started inside follow the decision
-# too, and log lines still carry the trace id) and the client hands the same unsampled
-# traceparent on. Calls with no traceparent (a client of the services' own) are the
-# library's, and the sampler decides for them as a root.
+# not record, so its interceptors are used as subclasses that take unsampled calls past
+# it: the server attaches the caller's context (a non-recording span, so spans started
+# inside follow the decision too, and log lines still carry the trace id) and the client
+# hands the same unsampled traceparent on. Subclasses rather than interceptors of our own
+# in front: every grpc.aio interceptor is one more layer each call goes through. Calls
+# with no traceparent (a client of the services' own) are the library's, and the sampler
+# decides for them as a root.
 TRACEPARENT = "traceparent"
 
 
@@ -140,45 +121,68 @@ def unsampled_parent(metadata) -> trace.SpanContext | None:
     return None
 
 
-class ServerGate(grpc.aio.ServerInterceptor):
-    """The instrumentation library's server interceptor for calls to record; for the
-    others, only the caller's context."""
+def _in_context(handler, context):
+    """`handler` with its behavior run in the OpenTelemetry `context`."""
+    if handler is None:
+        return None
+    if handler.unary_unary:
+        behavior = handler.unary_unary
 
-    def __init__(self, traced: grpc.aio.ServerInterceptor):
-        self.traced = traced
+        async def unary(request, servicer_context):
+            token = otel_context.attach(context)
+            try:
+                return await behavior(request, servicer_context)
+            finally:
+                otel_context.detach(token)
 
-    async def intercept_service(self, continuation, handler_call_details):
-        parent = unsampled_parent(handler_call_details.invocation_metadata)
-        if parent is None:
-            return await self.traced.intercept_service(continuation, handler_call_details)
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
-        if handler.unary_unary:
-            behavior = handler.unary_unary
+        return handler._replace(unary_unary=unary)
+    if handler.unary_stream:
+        stream_behavior = handler.unary_stream
 
-            async def unary(request, servicer_context):
-                token = otel_context.attach(context)
-                try:
-                    return await behavior(request, servicer_context)
-                finally:
-                    otel_context.detach(token)
+        async def stream(request, servicer_context):
+            token = otel_context.attach(context)
+            try:
+                async for reply in stream_behavior(request, servicer_context):
+                    yield reply
+            finally:
+                otel_context.detach(token)
 
-            return handler._replace(unary_unary=unary)
-        if handler.unary_stream:
-            stream_behavior = handler.unary_stream
+        return handler._replace(unary_stream=stream)
+    return handler
 
-            async def stream(request, servicer_context):
-                token = otel_context.attach(context)
-                try:
-                    async for reply in stream_behavior(request, servicer_context):
-                        yield reply
-                finally:
-                    otel_context.detach(token)
 
-            return handler._replace(unary_stream=stream)
-        return handler
+@functools.cache
+def _gated_server(library: type) -> type:
+    class GatedServer(library):
+        """The library's server interceptor for calls to record, with the attributes a
+        server span needs (rpc.*) and not those it works out for every call from the peer
+        address and the metadata (net.peer.*, user agent): behind the gateway the peer is
+        always Envoy, whose own span has the client's address. Unsampled calls get the
+        caller's context only."""
+
+        async def intercept_service(self, continuation, handler_call_details):
+            parent = unsampled_parent(handler_call_details.invocation_metadata)
+            if parent is None:
+                return await super().intercept_service(continuation, handler_call_details)
+            context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
+            return _in_context(await continuation(handler_call_details), context)
+
+        def _start_span(self, handler_call_details, context, set_status_on_exception=False):
+            method = handler_call_details.method
+            service, _, name = method.lstrip("/").partition("/")
+            return self._tracer.start_as_current_span(
+                name=method,
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "rpc.system": "grpc",
+                    "rpc.service": service,
+                    "rpc.method": name,
+                    "rpc.grpc.status_code": 0,
+                },
+                set_status_on_exception=set_status_on_exception,
+            )
+
+    return GatedServer
 
 
 def _unsampled_details(details):
@@ -192,30 +196,32 @@ def _unsampled_details(details):
     return details._replace(metadata=metadata)
 
 
-class UnaryClientGate(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, traced: grpc.aio.UnaryUnaryClientInterceptor):
-        self.traced = traced
+@functools.cache
+def _gated_unary_client(library: type) -> type:
+    class GatedUnaryClient(library):
+        async def intercept_unary_unary(self, continuation, client_call_details, request):
+            details = _unsampled_details(client_call_details)
+            if details is None:
+                return await super().intercept_unary_unary(
+                    continuation, client_call_details, request
+                )
+            return await continuation(details, request)
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):
-        details = _unsampled_details(client_call_details)
-        if details is None:
-            return await self.traced.intercept_unary_unary(
-                continuation, client_call_details, request
-            )
-        return await continuation(details, request)
+    return GatedUnaryClient
 
 
-class StreamClientGate(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, traced: grpc.aio.UnaryStreamClientInterceptor):
-        self.traced = traced
+@functools.cache
+def _gated_stream_client(library: type) -> type:
+    class GatedStreamClient(library):
+        async def intercept_unary_stream(self, continuation, client_call_details, request):
+            details = _unsampled_details(client_call_details)
+            if details is None:
+                return await super().intercept_unary_stream(
+                    continuation, client_call_details, request
+                )
+            return await continuation(details, request)
 
-    async def intercept_unary_stream(self, continuation, client_call_details, request):
-        details = _unsampled_details(client_call_details)
-        if details is None:
-            return await self.traced.intercept_unary_stream(
-                continuation, client_call_details, request
-            )
-        return await continuation(details, request)
+    return GatedStreamClient
 
 
 def _api_only(details) -> bool:
