@@ -56,18 +56,20 @@ def test_current_metrics_and_status_answer_json(suite):
 
 
 def test_tracked_activity_counts_for_the_user_of_the_header(suite):
+    # A user of its own: the orchestrator records every workflow of e2e-user as activity.
+    user = "activity-e2e"
     for kind in ("workflow_created", "workflow_created", "result_viewed"):
         status, body = call(
             suite,
             "POST",
             f"{PERFORMANCE}/activity/track",
             {"activity_type": kind, "feature": "classification", "metadata": {"n": 1}},
-            user="e2e-user",
+            user=user,
         )
         assert status == 200, body
         assert body["activity_id"]
     status, body = call(
-        suite, "GET", f"{PERFORMANCE}/activity/summary?user_id=e2e-user&window=3600s"
+        suite, "GET", f"{PERFORMANCE}/activity/summary?user_id={user}&window=3600s", user=user
     )
     assert status == 200, body
     assert {c["name"]: int(c["count"]) for c in body["by_type"]} == {

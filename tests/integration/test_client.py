@@ -53,7 +53,7 @@ async def addrs(suite):
 
 @pytest.fixture
 async def aiorch(addrs):
-    async with AsyncClient(addrs=addrs, timeout=30) as client:
+    async with AsyncClient(addrs=addrs, user="client-test", timeout=30) as client:
         yield client
 
 
@@ -148,7 +148,7 @@ async def test_the_metadata_hook_runs_for_every_call(addrs):
 async def test_the_sync_client_makes_the_same_calls(addrs):
     # The servers run on this test's event loop, so the blocking client runs in a thread.
     def use() -> tuple[str, list]:
-        with Client(addrs=addrs) as client:
+        with Client(addrs=addrs, user="client-test") as client:
             label = client.classify(INVOICE, LABELS).label
             started = client.start("classification", text=INVOICE, labels=LABELS)
             states = [e.status for e in client.watch(started.workflow_id)]

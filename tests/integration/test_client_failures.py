@@ -26,7 +26,7 @@ async def scripted(tmp_path):
         addr = await start_fakes(stack, fake)
         server, _, _ = await start_orchestrator(stack, fake_settings(tmp_path, addr))
         addrs = {"orchestrator": f"127.0.0.1:{server.port}", "classifier": addr}
-        client = AsyncClient(addrs=addrs, timeout=10)
+        client = AsyncClient(addrs=addrs, user="client-test", timeout=10)
         stack.push_async_callback(client.close)
         yield fake, client
 

@@ -75,7 +75,9 @@ class AsyncClient:
     `endpoint` is one address for every service (a gRPC gateway, or an in-cluster proxy);
     `addrs` names one per service instead. Unset values come from the environment and the
     config file (see `aiorch_client.config`). `timeout` is each call's default deadline in
-    seconds; `token` goes as `authorization: Bearer`; `metadata` goes with every call and
+    seconds; `token` goes as `authorization: Bearer` (through the gateway); `user` names the
+    user a backend inside the cluster acts for (x-user-id: the services trust it only from
+    inside, see deploy/k8s/base/network-policy.yaml); `metadata` goes with every call and
     `metadata_hook(method)` adds more per call. `wait_for_ready=False` fails a call to a
     service that is down at once instead of waiting for it until the deadline.
     """
@@ -86,6 +88,7 @@ class AsyncClient:
         *,
         addrs: Mapping[str, str] | None = None,
         token: str | None = None,
+        user: str | None = None,
         timeout: float | None = None,
         metadata: Metadata = (),
         metadata_hook: MetadataHook | None = None,
@@ -99,6 +102,8 @@ class AsyncClient:
         self._metadata = tuple(metadata)
         if self.config.token:
             self._metadata += (("authorization", f"Bearer {self.config.token}"),)
+        if user:  # a backend inside the cluster, acting for this user (no gateway between)
+            self._metadata += (("x-user-id", user),)
         self._hook = metadata_hook
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs = {}
