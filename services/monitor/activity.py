@@ -75,7 +75,7 @@ class ActivityStore:
             "INSERT INTO activity_key (id, fingerprint) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
             ours,
         )
-        (theirs,) = await db.fetchone("SELECT fingerprint FROM activity_key WHERE id = 1")
+        [(theirs,)] = await db.fetchall("SELECT fingerprint FROM activity_key WHERE id = 1")
         if theirs != ours:
             raise KeyMismatch(
                 f"the activity store was written under another key (fingerprint {theirs},"
@@ -124,7 +124,7 @@ class ActivityStore:
             " GROUP BY feature",
             *args,
         )
-        total, days, sessions = await self.db.fetchone(
+        [(total, days, sessions)] = await self.db.fetchall(
             "SELECT COUNT(*), COUNT(DISTINCT substr(occurred_at, 1, 10)),"
             f" COUNT(DISTINCT NULLIF(session_pseudonym, '')) FROM activities WHERE {where}",
             *args,
