@@ -22,6 +22,7 @@ class ReceivedSpan:
     span_id: str
     parent_id: str  # empty for a root span
     attributes: dict
+    links: tuple[tuple[str, str], ...] = ()  # (trace id, span id) of each linked span
 
 
 class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
@@ -51,6 +52,7 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
                             span_id=span.span_id.hex(),
                             parent_id=span.parent_span_id.hex(),
                             attributes={a.key: _value(a.value) for a in span.attributes},
+                            links=tuple((x.trace_id.hex(), x.span_id.hex()) for x in span.links),
                         )
                     )
         with self._lock:

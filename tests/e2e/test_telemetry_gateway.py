@@ -90,6 +90,11 @@ def test_a_hybrid_workflow_through_the_gateway_is_one_trace(traced):
     assert ["embeddings", "classifier", "orchestrator", "gateway"] in chains, chains
     assert ["embeddings", "meeting_intel", "orchestrator", "gateway"] in chains, chains
     assert all(s.attributes.get("rpc.grpc.status_code") == 0 for s in embeds)
+    # The micro-batch that served those calls is a span of its own (it serves many
+    # requests at once), linked to each call it served, this trace's among them.
+    batches = [s for s in received if s.name == "embeddings batch"]
+    served = {(s.trace_id, s.span_id) for s in embeds}
+    assert any(served & set(b.links) for b in batches), batches
 
 
 def test_every_service_serves_its_rpc_metrics(traced):
