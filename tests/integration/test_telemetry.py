@@ -3,6 +3,7 @@ sides, and spans exported to a real OTLP receiver with their ids in the log line
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 
@@ -274,6 +275,44 @@ async def test_an_unsampled_request_records_nothing_anywhere_but_keeps_its_trace
     assert not [s for s in spans if s.kind == 2 and not s.parent_id]
     lines = [x for x in logged.of("aiorch.rpc") if x.get("trace_id") == TRACE]
     assert len(lines) == 2  # the relay's call and the service's, both of this request
+
+
+async def test_a_model_servers_call_is_a_client_span_with_model_and_tokens_never_text(
+    traced, settings, openai_embeddings_url
+):
+    """The embeddings service on a real OpenAI-compatible server: its HTTP call is a child
+    span of the Embed call, with the model and the tokens read, and it is counted and
+    priced in the AI metrics."""
+    from services.embeddings.__main__ import build
+
+    from .conftest import start_service
+
+    receiver, _, _ = traced
+    settings = settings.model_copy(
+        update={
+            "embeddings_backend": "openai",
+            "openai_base_url": openai_embeddings_url,
+            "openai_embeddings_model": "e5-passage",
+            "prices": {"e5-passage": {"input": 1.0}},
+        }
+    )
+    model = {"service": "embeddings", "backend": "openai", "model": "e5-passage"}
+    cost = count("aiorch_ai_cost_dollars_total", **model)
+    async with contextlib.AsyncExitStack() as stack:
+        server, _ = await start_service("embeddings", build, settings, stack)
+        await traced_call(server, "01", "7" * 32)
+    spans = receiver.wait_for(lambda s: len([x for x in s if x.trace_id == "7" * 32]) >= 2)
+    spans = {s.span_id: s for s in spans if s.trace_id == "7" * 32}
+    [call] = [s for s in spans.values() if s.attributes.get("gen_ai.request.model")]
+    assert call.kind == 3 and call.attributes["gen_ai.request.model"] == "e5-passage"
+    assert call.attributes["gen_ai.usage.input_tokens"] > 0
+    # Its parent is the Embed call's server span (or a span inside it).
+    parent = spans[call.parent_id]
+    while parent.kind != 2:
+        parent = spans[parent.parent_id]
+    assert parent.name == "/aiorch.v1.EmbeddingsService/Embed"
+    assert not any(SECRET in str(s.attributes) for s in spans.values())
+    assert count("aiorch_ai_cost_dollars_total", **model) > cost
 
 
 def test_tracing_is_off_without_an_endpoint_and_off_when_disabled(monkeypatch):
