@@ -202,6 +202,9 @@ def test_prometheus_scrapes_every_service_and_the_gateway_after_real_load(traced
     # The calls between services, as the classifier saw its calls to embeddings.
     until_found(prometheus, 'grpc_client_handled_total{job="classifier",grpc_method="Embed"}')
     until_found(prometheus, 'aiorch_orchestrator_workflows_total{type="classification"}')
+    # Each workflow's wait in its queue, as a histogram per priority.
+    until_found(prometheus, 'aiorch_orchestrator_queue_wait_seconds_count{priority="normal"} > 0')
+    until_found(prometheus, 'aiorch:grpc_server_latency_seconds:p95_1m{job="orchestrator"}')
     until_found(prometheus, "aiorch_embeddings_batch_texts_count > 0")
     # Envoy's own stats (through its stats listener), and the recording rules of
     # deploy/prometheus/rules.yml.
