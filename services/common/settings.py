@@ -215,6 +215,10 @@ class Settings(BaseSettings):
     # a restarted process takes over what its previous life left at once, without waiting
     # for the leases to lapse. Empty: leases only. Never the same for two live processes.
     orchestrator_node: str = ""
+    # How many orchestrator processes share the store (at most, when an autoscaler varies
+    # it). Above 1 the store must be PostgreSQL: a SQLite file is one process's, and the
+    # orchestrator refuses to start on one rather than lose or repeat work.
+    orchestrator_replicas: int = Field(default=1, gt=0)
     # A workflow whose runs died with their orchestrator this often is failed, not run
     # again: it may be what kills them.
     max_interruptions: int = Field(default=3, gt=0)

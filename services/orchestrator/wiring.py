@@ -51,6 +51,7 @@ async def open_orchestrator(
 ) -> tuple[OrchestratorServicer, Orchestrator]:
     """A started orchestrator and its servicer; everything it opened closes on `stack`,
     after it stopped."""
+    refuse_unshared_store(settings)
     db = await Database.open(settings.database_url)
     stack.push_async_callback(db.close)
     store = await WorkflowStore.open(db)
@@ -125,6 +126,20 @@ async def open_orchestrator(
         settings=settings,
     )
     return servicer, orchestrator
+
+
+def refuse_unshared_store(settings: Settings) -> None:
+    """Stops the process when it is to be one of several replicas on a store only one
+    process can share (SQLite): each would run the others' work again as orphaned."""
+    if settings.orchestrator_replicas > 1 and not settings.database_url.startswith(
+        ("postgresql:", "postgres:")
+    ):
+        raise SystemExit(
+            f"orchestrator_replicas is {settings.orchestrator_replicas}, but the store is"
+            " not PostgreSQL: replicas share their work through the store, so set"
+            " AIORCH_DATABASE_URL=postgresql://... or run one replica"
+            " (AIORCH_ORCHESTRATOR_REPLICAS=1) on SQLite"
+        )
 
 
 async def _prune(store: WorkflowStore, settings: Settings) -> None:
