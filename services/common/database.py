@@ -101,8 +101,9 @@ class Database:
     async def transaction(self):
         """Yields a `Transaction`: its statements commit together or not at all."""
         if self._pool is not None:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield Transaction(conn.execute, conn.fetchval)
+            with _errors():
+                async with self._pool.acquire() as conn, conn.transaction():
+                    yield Transaction(conn.execute, conn.fetchval)
             return
         async with self._lock:
             # IMMEDIATE takes the write lock at once, so two processes migrating the same
@@ -177,6 +178,9 @@ def _errors():
             "InterfaceError",
             "OperatorInterventionError",
             "InsufficientResourcesError",
+            # asyncpg's state machine on a connection that a restart broke mid-call
+            # ("another operation is in progress"), seen in the PostgreSQL restart drill.
+            "InternalClientError",
         ):
             raise Unavailable("the database is unavailable; try again") from error
         if _is_pg(error, "DataError"):

@@ -1,8 +1,10 @@
 import asyncio
 
+import asyncpg
 import pytest
 
-from services.common.database import Database
+from services.common.database import Database, _errors
+from services.common.errors import Unavailable
 
 MIGRATIONS = (
     "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
@@ -51,3 +53,24 @@ async def test_a_failed_transaction_leaves_nothing_behind(database_url):
 async def test_an_unsupported_url_is_refused_with_the_scheme_named():
     with pytest.raises(ValueError, match="mysql"):
         await Database.open("mysql://localhost/db")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionResetError(104, "Connection reset by peer"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.InternalClientError("cannot switch to state 12"),
+    ],
+)
+def test_a_database_restarting_is_unavailable_never_an_internal_error(error):
+    # What asyncpg raised in the PostgreSQL restart drill: each must reach the caller as
+    # UNAVAILABLE (503, retry), never as an unexpected error (500).
+    with pytest.raises(Unavailable, match="unavailable"), _errors():
+        raise error
+
+
+def test_a_bug_in_the_caller_is_not_disguised_as_unavailable():
+    with pytest.raises(KeyError), _errors():
+        raise KeyError("a bug")
