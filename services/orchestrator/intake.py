@@ -43,6 +43,7 @@ class Intake:
         timeout,  # WorkflowSpec -> its default budget in seconds
         cache_ttl,  # WorkflowSpec -> seconds its results are cached
         async_timeout: float,  # the least budget of work that may queue and be taken over
+        queue=None,  # SharedQueue: where async work waits, when replicas share one
     ):
         self.store = store
         self.cache = cache
@@ -53,6 +54,7 @@ class Intake:
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.async_timeout = async_timeout
+        self.queue = queue
         self._entering = 0  # requests on their way in (see settled)
         self._none_entering = asyncio.Event()
         self._none_entering.set()
@@ -92,6 +94,12 @@ class Intake:
         if key is not None and (value := await self.cache.get(key)) is not None:
             record.fill_from_cache(workflow, value)
             if not await self._insert(workflow, request, caller, keep_request=False):
+                return None, await self._first_with_key(caller, request, rpc_remaining)
+            return None, workflow
+        if self.queue is not None and not request.wait and feed:
+            # Async work waits where any replica can take it (a batch's items stay
+            # here: their batch's parallelism is this replica's to keep).
+            if not await self.queue.put(workflow, request, caller):
                 return None, await self._first_with_key(caller, request, rpc_remaining)
             return None, workflow
         ticket = self.scheduler.reserve(workflow.priority, request.ByteSize())

@@ -44,6 +44,8 @@ class Orchestrator:
     async def start(self) -> None:
         self.runs.start()
         await self.leases.start()
+        if self.intake.queue is not None:
+            self.intake.queue.start()
 
     async def drain(self, grace: float) -> None:
         """Refuses new work; what runs may finish within `grace` less a second, then goes
@@ -52,6 +54,8 @@ class Orchestrator:
         The server takes no new call by now, but calls it took just before may still be
         on their way to the queue: they are let in first, rather than refused."""
         deadline = Deadline.within(max(0.0, grace - 1.0))
+        if self.intake.queue is not None:
+            await self.intake.queue.stop()  # what waits there is for the other replicas
         await self.intake.settled(min(0.2, deadline.remaining()))
         await self.runs.drain(deadline)
 

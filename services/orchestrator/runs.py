@@ -42,6 +42,7 @@ class Runs:
         self.keys = keys
         self.cache_ttl = cache_ttl
         self.active: dict[str, Run] = {}
+        self.on_finish = lambda: None  # told when a run ends (a worker may be idle)
         self._background: set[asyncio.Task] = set()
 
     def start(self) -> None:
@@ -174,6 +175,7 @@ class Runs:
         self.active.pop(run.workflow.workflow_id, None)
         if not run.done.done():
             run.done.set_result(run.workflow)
+        self.on_finish()
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)

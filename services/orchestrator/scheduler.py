@@ -73,6 +73,13 @@ class Scheduler:
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
 
+    def room(self) -> int:
+        """How many more jobs would start at once (none while stopping)."""
+        if self.closed:
+            return 0
+        waiting = sum(len(queue) for queue in self._queues.values())
+        return max(0, self.workers - len(self.running) - waiting)
+
     def queued(self, priority: int) -> int:
         return len(self._queues[priority])
 

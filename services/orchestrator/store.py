@@ -12,6 +12,13 @@ again. Every write by an owner names the owner, so a process that lost its lease
 past it, cut off from the store) writes nothing over the new owner's work. The request is
 kept so whoever claims a workflow can run it; `interruptions` counts the runs that died
 with it, to stop a workflow that kills every orchestrator running it.
+
+The queue shared by replicas (PostgreSQL only): accepted async work waits in the store,
+owned by nobody, with `queued_at` (epoch milliseconds) set, until a replica with an idle
+worker takes it (`take`: highest priority first, oldest first within one; SKIP LOCKED, so
+replicas taking at once take different rows). Taking it is a lease like any other, so a
+replica that dies after taking work leaves it to the claims above. A queued workflow is
+nobody's orphan, and any write to it (a cancel) takes it out of the queue.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ MIGRATIONS = (
     "CREATE UNIQUE INDEX workflows_idempotency ON workflows (caller, idempotency_key)"
     " WHERE idempotency_key <> ''",
     "ALTER TABLE workflows ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE workflows ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE workflows ADD COLUMN queued_at BIGINT NOT NULL DEFAULT 0",
+    "CREATE INDEX workflows_queue ON workflows (priority DESC, queued_at) WHERE queued_at > 0",
 )
 
 # Statuses of an unfinished workflow, as SQL; only these rows are ever updated.
@@ -99,7 +109,7 @@ class WorkflowStore:
         still leased by it; one finished meanwhile (e.g. cancelled through another
         replica) stays as it is. False when nothing was written."""
         sql = (
-            "UPDATE workflows SET status = $1, updated_at = $2, record = $3"
+            "UPDATE workflows SET status = $1, updated_at = $2, record = $3, queued_at = 0"
             f" WHERE workflow_id = $4 AND status IN {_UNFINISHED}"
         )
         args = [workflow.status, updated_at, workflow.SerializeToString(), workflow.workflow_id]
@@ -179,7 +189,7 @@ class WorkflowStore:
         sql = (
             "UPDATE workflows SET owner = $1, lease_until = $2, interruptions = interruptions"
             f" + CASE WHEN status = {pb.WORKFLOW_STATUS_RUNNING} THEN 1 ELSE 0 END"
-            f" WHERE status IN {_UNFINISHED} AND (lease_until < $3"
+            f" WHERE status IN {_UNFINISHED} AND queued_at = 0 AND (lease_until < $3"
         )
         args: list = [owner, lease_until, now]
         if node:
@@ -189,3 +199,75 @@ class WorkflowStore:
             f"{sql}) RETURNING record, request, caller, interruptions", *args
         )
         return [(pb.Workflow.FromString(r), request, who, n) for r, request, who, n in rows]
+
+    async def enqueue(
+        self,
+        workflow: pb.Workflow,
+        request: bytes,
+        *,
+        caller: str,
+        idempotency_key: str,
+        queued_at: int,
+        limit: int,
+    ) -> bool | None:
+        """Stores a PENDING workflow in the shared queue (PostgreSQL) unless `limit`
+        workflows of its priority wait there already: True when queued, None when the
+        queue is full, False when `caller` already used `idempotency_key`.
+
+        One statement, so admission costs no extra round trip; replicas admitting at the
+        same moment may each see room for one more, so the bound holds within the number
+        of requests admitted at once."""
+        now = workflow.created_at.ToJsonString()
+        rows = await self.db.fetchall(
+            "WITH waiting AS (SELECT count(*) AS n FROM workflows"
+            " WHERE queued_at > 0 AND priority = $1),"
+            " added AS (INSERT INTO workflows (workflow_id, type, status, created_at,"
+            " updated_at, record, caller, idempotency_key, request, priority, queued_at)"
+            " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM waiting WHERE n < $13"
+            " ON CONFLICT DO NOTHING RETURNING workflow_id)"
+            " SELECT (SELECT count(*) FROM added), (SELECT n FROM waiting)",
+            workflow.priority,
+            workflow.workflow_id,
+            workflow.type,
+            workflow.status,
+            now,
+            now,
+            workflow.SerializeToString(),
+            caller,
+            idempotency_key,
+            request,
+            workflow.priority,
+            queued_at,
+            limit,
+        )
+        added, waiting = rows[0]
+        if added:
+            return True
+        return None if waiting >= limit else False
+
+    async def queued(self) -> dict[int, int]:
+        """How many workflows wait in the shared queue, by priority."""
+        rows = await self.db.fetchall(
+            "SELECT priority, count(*) FROM workflows WHERE queued_at > 0 GROUP BY priority"
+        )
+        return {priority: count for priority, count in rows}
+
+    async def take(
+        self, owner: str, lease_until: int, limit: int
+    ) -> list[tuple[pb.Workflow, bytes, str, int]]:
+        """Takes up to `limit` workflows from the shared queue for `owner` (highest
+        priority first, oldest first within one), each with its request, caller and
+        when it was queued."""
+        rows = await self.db.fetchall(
+            "UPDATE workflows SET owner = $1, lease_until = $2, queued_at = 0"
+            " FROM (SELECT workflow_id AS id, queued_at AS was FROM workflows"
+            " WHERE queued_at > 0 ORDER BY priority DESC, queued_at LIMIT $3"
+            " FOR UPDATE SKIP LOCKED) AS next"
+            " WHERE workflow_id = next.id RETURNING record, request, caller, next.was",
+            owner,
+            lease_until,
+            limit,
+        )
+        taken = [(pb.Workflow.FromString(r), request, who, was) for r, request, who, was in rows]
+        taken.sort(key=lambda row: (-row[0].priority, row[3]))  # RETURNING keeps no order
+        return taken

@@ -32,6 +32,7 @@ from services.orchestrator.recovery import Leases, lease_owner
 from services.orchestrator.runs import Runs
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.servicer import OrchestratorServicer
+from services.orchestrator.shared_queue import SharedQueue
 from services.orchestrator.stats import CallStats
 from services.orchestrator.store import WorkflowStore
 from services.orchestrator.validation import validate_create
@@ -93,6 +94,10 @@ async def open_orchestrator(
         settings.workflow_lease_seconds,
         settings.max_interruptions,
     )
+    queue = None
+    if db.dialect == "postgresql":
+        queue = SharedQueue(store, runs, scheduler, leases, sizes, settings.orchestrator_replicas)
+        runs.on_finish = queue.freed
     intake = Intake(
         store,
         cache,
@@ -103,6 +108,7 @@ async def open_orchestrator(
         timeout=lambda spec: spec.timeout(settings),
         cache_ttl=ttl,
         async_timeout=settings.async_timeout_seconds,
+        queue=queue,
     )
     validate = partial(validate_create, settings=settings)
     orchestrator = Orchestrator(intake, runs, leases, store, events, validate)

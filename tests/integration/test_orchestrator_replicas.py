@@ -1,14 +1,31 @@
-"""The orchestrator as one of several replicas: it refuses a store only one process can
-share."""
+"""The orchestrator as one of several replicas on one PostgreSQL store: it refuses a store
+only one process can share; async work waits in a queue they share, run by whichever has
+an idle worker, and bounded across them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 
+import grpc
+import pytest
+
+from aiorch.v1 import orchestrator_pb2 as pb
+from services.common.database import Database
 from services.common.settings import PROJECT_ROOT
 from tools.suite import free_addr
+
+from .orchestrator_fakes import (
+    FakeCapabilities,
+    fake_settings,
+    finished,
+    request,
+    start_fakes,
+    start_orchestrator,
+)
 
 
 def test_a_replica_refuses_to_start_on_sqlite_and_says_why(tmp_path):
@@ -30,3 +47,80 @@ def test_a_replica_refuses_to_start_on_sqlite_and_says_why(tmp_path):
     assert "orchestrator_replicas is 2, but the store is not PostgreSQL" in done.stderr
     assert "Traceback" not in done.stderr  # a message for an operator, not a crash
     assert not (tmp_path / "aiorch.db").exists()  # refused before it touched the store
+
+
+async def _replicas(stack, tmp_path, postgres_url, fake, count=2, **changes):
+    """`count` orchestrators in this process on one PostgreSQL store; their stubs."""
+    addr = await start_fakes(stack, fake)
+    stubs = []
+    for n in range(count):
+        settings = fake_settings(
+            tmp_path,
+            addr,
+            database_url=postgres_url,
+            orchestrator_node=f"replica{n}",
+            orchestrator_replicas=count,
+            **changes,
+        )
+        _, stub, _ = await start_orchestrator(stack, settings)
+        stubs.append(stub)
+    return stubs
+
+
+async def _until(condition, timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {timeout} s")
+
+
+async def _owners(postgres_url) -> list[str]:
+    """The node of the replica that last held each workflow."""
+    db = await Database.open(postgres_url)
+    try:
+        rows = await db.fetchall("SELECT owner FROM workflows")
+    finally:
+        await db.close()
+    return [owner.partition("/")[0] for (owner,) in rows]
+
+
+async def test_async_work_accepted_by_one_replica_runs_wherever_a_worker_is_idle(
+    tmp_path, postgres_url
+):
+    fake = FakeCapabilities(delay=0.3)
+    async with contextlib.AsyncExitStack() as stack:
+        first, _ = await _replicas(stack, tmp_path, postgres_url, fake, orchestrator_workers=2)
+        accepted = [
+            (await first.CreateWorkflow(request(wait=False, use_cache=False))).workflow
+            for _ in range(8)
+        ]
+        done = [await finished(first, w.workflow_id) for w in accepted]
+        owners = await _owners(postgres_url)
+    assert all(w.status == pb.WORKFLOW_STATUS_PENDING for w in accepted)
+    assert all(w.status == pb.WORKFLOW_STATUS_SUCCEEDED for w in done)
+    assert sorted(set(owners)) == ["replica0", "replica1"]
+    assert fake.calls["Classify"] == 8  # each ran once
+    assert fake.most_active["Classify"] > 2  # more at once than the first replica's workers
+
+
+async def test_the_queue_is_bounded_across_replicas(tmp_path, postgres_url):
+    fake = FakeCapabilities(delay=2.0)
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(
+            stack, tmp_path, postgres_url, fake, orchestrator_workers=1, queue_size_normal=2
+        )
+        for stub in stubs:  # one running on each replica...
+            await stub.CreateWorkflow(request(wait=False, use_cache=False))
+        await _until(lambda: fake.active["Classify"] == 2)
+        for stub in stubs:  # ...and two waiting, one accepted by each
+            await stub.CreateWorkflow(request(wait=False, use_cache=False))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stubs[0].CreateWorkflow(request(wait=False, use_cache=False))
+        high = await stubs[1].CreateWorkflow(
+            request(wait=False, use_cache=False, priority=pb.PRIORITY_HIGH)
+        )
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "across replicas" in caught.value.details()
+    assert int(dict(caught.value.trailing_metadata())["retry-after"]) >= 1
+    assert high.workflow.status == pb.WORKFLOW_STATUS_PENDING  # its own queue has room

@@ -1,0 +1,126 @@
+"""The queue replicas share (PostgreSQL): accepted async work waits in the store, not in
+the memory of the replica that accepted it, until a replica with an idle worker takes it.
+So work runs wherever there is room, and outlives the replica that accepted it.
+
+Admission bounds each priority's queue across all replicas (Overloaded: RESOURCE_EXHAUSTED
+with Retry-After), in the same statement that queues the work. A replica takes work when
+it has idle workers and there may be some: work queued here, a worker freed here, a
+notice that another replica queued work (`arrived`), or else a poll. Sync work (a caller
+waiting on this replica) stays in this replica's scheduler and comes first: queued work
+only fills the workers it leaves idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+
+from aiorch.v1 import orchestrator_pb2 as pb
+from services.common.errors import Overloaded
+from services.orchestrator.recovery import Leases
+from services.orchestrator.runs import Runs
+from services.orchestrator.scheduler import Scheduler
+from services.orchestrator.store import WorkflowStore
+
+log = logging.getLogger("aiorch.orchestrator")
+
+# How often an idle replica looks for work nobody told it of (a notice lost while its
+# connection to the store was down).
+POLL_SECONDS = 0.5
+
+
+class SharedQueue:
+    def __init__(
+        self,
+        store: WorkflowStore,
+        runs: Runs,
+        scheduler: Scheduler,
+        leases: Leases,
+        sizes: dict[int, int],  # priority -> how many may wait, across replicas
+        replicas: int,  # how many replicas take from it (for Retry-After)
+    ):
+        self.store = store
+        self.runs = runs
+        self.scheduler = scheduler
+        self.leases = leases
+        self.sizes = sizes
+        self.replicas = replicas
+        self._wake = asyncio.Event()
+        self._more = True  # there may be work to take
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._take(), name="shared-queue")
+
+    async def stop(self) -> None:
+        """Takes no more work (what waits stays queued for the other replicas)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def put(
+        self, workflow: pb.Workflow, request: pb.CreateWorkflowRequest, caller: str
+    ) -> bool:
+        """Queues an accepted workflow; False when `caller` already used its idempotency
+        key. Overloaded when its priority's queue is full."""
+        limit = self.sizes[workflow.priority]
+        queued = await self.store.enqueue(
+            workflow,
+            request.SerializeToString(),
+            caller=caller,
+            idempotency_key=request.idempotency_key,
+            queued_at=int(time.time() * 1000),
+            limit=limit,
+        )
+        if queued is None:
+            raise Overloaded(
+                f"the queue of this priority is full ({limit} workflows across replicas)",
+                retry_after=await self._retry_after(workflow.priority),
+            )
+        if queued:
+            self.arrived()
+        return queued
+
+    def arrived(self) -> None:
+        """Work was queued (here or by another replica)."""
+        self._more = True
+        self._wake.set()
+
+    def freed(self) -> None:
+        """A workflow of this replica ended: a worker may be idle."""
+        self._wake.set()
+
+    async def _retry_after(self, priority: int) -> float:
+        """Seconds until the replicas have likely run what waits ahead of one more."""
+        queued = await self.store.queued()
+        ahead = sum(count for p, count in queued.items() if p >= priority)
+        per_second = self.scheduler.workers / max(self.scheduler.mean_run_seconds, 0.05)
+        return float(min(60, max(1, math.ceil(ahead / (per_second * self.replicas)))))
+
+    async def _take(self) -> None:
+        while True:
+            room = self.scheduler.room()
+            if room and self._more:
+                self._more = False
+                try:
+                    taken = await self.store.take(self.leases.owner, self.leases.until(), room)
+                except Exception as error:  # the store away: try again after a pause
+                    log.warning("taking queued work failed", extra={"error": str(error)})
+                    self._more = True
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
+                self._more = len(taken) == room  # a full take: more may wait
+                for workflow, request, caller, _ in taken:
+                    self.runs.resume(workflow, request, caller)
+                continue
+            if not self._wake.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                except TimeoutError:
+                    self._more = True
+            self._wake.clear()
