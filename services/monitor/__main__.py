@@ -28,6 +28,9 @@ def thresholds(s) -> list[Threshold]:
             "api.*.errors.percent", s.alert_api_error_rate_warning, s.alert_api_error_rate_critical
         ),
         Threshold("api.*.latency.p95", s.alert_api_latency_warning, s.alert_api_latency_critical),
+        # A service whose metrics endpoint does not answer (killed, hung, partitioned) for
+        # the hold: critical at once, since its callers are failing or piling up.
+        Threshold("api.*.up", 0, 0, below=True),
     ]
 
 

@@ -2,8 +2,8 @@
 lifecycle with timestamps.
 
 Pure over (time, metrics): the caller passes the time of each sample, so tests drive the
-clock. A level (warning, critical) is entered only after the value has stayed at or above
-its threshold for `hold_seconds`, and left only after it has stayed below as long; a
+clock. A level (warning, critical) is entered only after the value has stayed at or past
+its threshold for `hold_seconds`, and left only after it has stayed within as long; a
 metric has at most one alert at a time, whose severity follows the level it is held at.
 """
 
@@ -26,21 +26,30 @@ class Level(IntEnum):
 @dataclass(frozen=True)
 class Threshold:
     """Levels of the metrics named by `pattern` (a name or a glob such as disk.*.percent);
-    a value at or above a level's figure is at that level."""
+    a value at or above a level's figure is at that level, or at or below it for a metric
+    where less is worse (`below`: a service's `up`, 1 while it answers, 0 when not)."""
 
     pattern: str
     warning: float
     critical: float
+    below: bool = False
 
     def __post_init__(self):
-        if self.warning > self.critical:
+        if self.worse(self.warning, self.critical) and self.warning != self.critical:
             raise ValueError(
-                f"alert threshold of {self.pattern}: warning {self.warning:g} is above"
-                f" critical {self.critical:g}"
+                f"alert threshold of {self.pattern}: warning {self.warning:g} is"
+                f" {'below' if self.below else 'above'} critical {self.critical:g}"
             )
 
     def of(self, level: Level) -> float:
         return self.critical if level == Level.CRITICAL else self.warning
+
+    def worse(self, value: float, than: float) -> bool:
+        """Whether `value` is at `than` or past it on the bad side."""
+        return value <= than if self.below else value >= than
+
+    def worst(self, a: float, b: float) -> float:
+        return min(a, b) if self.below else max(a, b)
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,14 @@ class Alert:
     unit: str
     fired_at: float
     resolved_at: float | None = None
+    below: bool = False  # the threshold's direction
 
     @property
     def message(self) -> str:
         state = "was" if self.resolved_at is not None else "is"
+        side = "below" if self.below else "above"
         return (
-            f"{self.metric} {state} at or above the {self.level.name.lower()} threshold of"
+            f"{self.metric} {state} at or {side} the {self.level.name.lower()} threshold of"
             f" {self.threshold:g} {self.unit} (worst {self.value:.4g})"
         )
 
@@ -65,10 +76,10 @@ class Alert:
 @dataclass
 class _Track:
     level: Level = Level.OK
-    # Since when the value has been continuously above (below) each level's threshold.
-    above: dict[Level, float] = field(default_factory=dict)
-    below: dict[Level, float] = field(default_factory=dict)
-    peak: float | None = None  # worst value since it last went above the warning level
+    # Since when the value has been continuously past (within) each level's threshold.
+    past: dict[Level, float] = field(default_factory=dict)
+    within: dict[Level, float] = field(default_factory=dict)
+    peak: float | None = None  # worst value since it last went past the warning level
     alert: Alert | None = None
 
 
@@ -108,29 +119,31 @@ class AlertBook:
 
     def _step(self, track, threshold, metric, time, value, unit) -> Alert | None:
         for level in (Level.WARNING, Level.CRITICAL):
-            if value >= threshold.of(level):
-                track.above.setdefault(level, time)
-                track.below.pop(level, None)
+            if threshold.worse(value, threshold.of(level)):
+                track.past.setdefault(level, time)
+                track.within.pop(level, None)
             else:
-                track.below.setdefault(level, time)
-                track.above.pop(level, None)
-        if value >= threshold.warning:
-            track.peak = value if track.peak is None else max(track.peak, value)
+                track.within.setdefault(level, time)
+                track.past.pop(level, None)
+        if threshold.worse(value, threshold.warning):
+            track.peak = value if track.peak is None else threshold.worst(track.peak, value)
         elif track.level == Level.OK:
             track.peak = None
         new = track.level
         for level in (Level.CRITICAL, Level.WARNING):
-            if level > new and self._held(track.above, level, time):
+            if level > new and self._held(track.past, level, time):
                 new = level
                 break
-        while new > Level.OK and self._held(track.below, new, time):
+        while new > Level.OK and self._held(track.within, new, time):
             new = Level(new - 1)
         alert = track.alert
         if alert is not None:
-            alert = dataclasses.replace(alert, value=max(alert.value, value))
+            alert = dataclasses.replace(alert, value=threshold.worst(alert.value, value))
         changed = new != track.level
         if changed and track.level == Level.OK:
-            alert = Alert(metric, new, threshold.of(new), track.peak, unit, fired_at=time)
+            alert = Alert(
+                metric, new, threshold.of(new), track.peak, unit, time, below=threshold.below
+            )
         elif changed and new == Level.OK:
             alert = dataclasses.replace(alert, resolved_at=time)
             self.resolved.appendleft(alert)

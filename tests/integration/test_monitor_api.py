@@ -177,3 +177,23 @@ async def test_a_service_that_is_down_reads_as_not_up(settings):
         reply = await monitor.GetCurrentMetrics(pb.GetCurrentMetricsRequest(), timeout=5)
     found = {m.name: m.value for m in reply.sample.metrics}
     assert found["api.embeddings.up"] == 0.0
+
+
+async def test_a_service_killed_fires_a_critical_alert_and_resolves_once_back(settings):
+    up = "api.embeddings.up"
+    endpoint = serve_metrics("127.0.0.1:0")
+    port = endpoint.server_port
+    async with watching(settings, f"127.0.0.1:{port}") as monitor:
+        await asyncio.sleep(0.3)
+        endpoint.shutdown()
+        endpoint.server_close()  # gone, as a killed process's port is
+        alerts = await until(monitor, firing(up))
+        [alert] = [a for a in alerts.active if a.metric == up]
+        assert alert.severity == common_pb2.SEVERITY_CRITICAL and alert.value == 0
+        assert "at or below" in alert.message
+        endpoint = serve_metrics(f"127.0.0.1:{port}")  # restarted on its address
+        try:
+            await until(monitor, resolved(up))
+        finally:
+            endpoint.shutdown()
+            endpoint.server_close()

@@ -90,3 +90,29 @@ def test_active_alerts_list_the_most_severe_first_and_history_the_newest_first()
 def test_a_warning_above_its_critical_level_is_refused():
     with pytest.raises(ValueError, match="warning 96 is above critical 95"):
         Threshold("cpu.percent", 96, 95)
+
+
+UP = Threshold("api.*.up", warning=0, critical=0, below=True)
+
+
+def test_a_service_down_for_the_hold_fires_critical_and_resolves_once_back():
+    book = AlertBook([UP], hold_seconds=10)
+    metric = "api.classifier.up"
+    assert feed(book, [(0, 1), (5, 0), (14, 0)], metric) == []
+    [fired] = feed(book, [(15, 0)], metric)
+    assert (fired.level, fired.value, fired.fired_at) == (Level.CRITICAL, 0, 15)
+    assert "api.classifier.up is at or below the critical threshold of 0" in fired.message
+    assert feed(book, [(20, 1), (29, 1)], metric) == []
+    [resolved] = feed(book, [(30, 1)], metric)
+    assert resolved.resolved_at == 30 and book.active == []
+
+
+def test_a_less_is_worse_threshold_keeps_the_lowest_value_and_its_order():
+    free = Threshold("cache.hit.percent", warning=50, critical=10, below=True)
+    book = AlertBook([free], hold_seconds=0)
+    [fired] = feed(book, [(0, 40)], "cache.hit.percent")
+    assert fired.level == Level.WARNING
+    [escalated] = feed(book, [(1, 5)], "cache.hit.percent")
+    assert (escalated.level, escalated.value) == (Level.CRITICAL, 5)
+    with pytest.raises(ValueError, match="warning 5 is below critical 10"):
+        Threshold("x", warning=5, critical=10, below=True)
