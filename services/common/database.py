@@ -7,12 +7,15 @@ keeps state migrates its own numbered statements under its own name.
     db = await Database.open("sqlite:///var/aiorch.db")   # or postgresql://user@host/db
     await db.migrate("workflows", MIGRATIONS)
     row = await db.fetchone("SELECT record FROM workflows WHERE workflow_id = $1", wid)
+
+PostgreSQL's notifications (NOTIFY) reach a `Listener`, on a connection of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import sqlite3
 import sys
@@ -26,6 +29,8 @@ import aiosqlite
 
 from services.common.errors import InvalidInput, Unavailable
 
+log = logging.getLogger("aiorch.database")
+
 _PLACEHOLDER = re.compile(r"\$\d+")
 _MIGRATIONS_LOCK = zlib.crc32(b"aiorch schema_migrations")
 
@@ -37,8 +42,9 @@ class Transaction:
 
 
 class Database:
-    def __init__(self, dialect: str, *, sqlite=None, pool=None):
+    def __init__(self, dialect: str, *, sqlite=None, pool=None, url: str = ""):
         self.dialect = dialect
+        self.url = url
         self._sqlite: aiosqlite.Connection | None = sqlite
         self._pool = pool
         # One SQLite connection serves every caller; a transaction must not interleave
@@ -64,7 +70,7 @@ class Database:
                 command_timeout=10,
                 reset=_keep_session,
             )
-            return cls("postgresql", pool=pool)
+            return cls("postgresql", pool=pool, url=url)
         raise ValueError(
             f"unsupported database URL scheme {scheme!r}: use sqlite:/// or postgresql://"
         )
@@ -149,11 +155,103 @@ class Database:
                     version,
                 )
 
+    def listener(
+        self,
+        handlers: dict[str, Callable[[str], None]],
+        on_reconnect: Callable[[], None] = lambda: None,
+    ) -> Listener:
+        """A `Listener` of `handlers`' channels (PostgreSQL only), not started yet."""
+        if self.dialect != "postgresql":
+            raise ValueError("only PostgreSQL has notifications")
+        return Listener(self.url, handlers, on_reconnect)
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
         else:
             await self._connection.close()
+
+
+class Listener:
+    """Calls `handlers[channel](payload)` for each notification on its channels, from
+    `start` until `stop`, on one connection of its own (LISTEN holds a session, which a
+    pooled connection must not). A connection lost (PostgreSQL restarted, a network cut,
+    a silent peer found by a ping) is opened again after `retry` seconds, for as long as
+    it takes; what was notified meanwhile is lost, so `on_reconnect` is called then, for
+    the caller to look at what it may have missed."""
+
+    def __init__(
+        self,
+        url: str,
+        handlers: dict[str, Callable[[str], None]],
+        on_reconnect: Callable[[], None] = lambda: None,
+        *,
+        retry: float = 0.5,
+        ping_seconds: float = 5.0,
+    ):
+        self.url = url
+        self.handlers = handlers
+        self.on_reconnect = on_reconnect
+        self.retry = retry
+        self.ping_seconds = ping_seconds
+        self.pid: int | None = None  # the server process of the connection, while open
+        self.listening = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep(), name="database-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _keep(self) -> None:
+        import asyncpg
+
+        connected_before = False
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(self.url, timeout=5)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                for channel, handler in self.handlers.items():
+                    await connection.add_listener(channel, _deliver(handler))
+                self.pid = connection.get_server_pid()
+                self.listening.set()
+                if connected_before:
+                    log.info("listening again", extra={"channels": list(self.handlers)})
+                    self.on_reconnect()
+                connected_before = True
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), self.ping_seconds)
+                    if not lost.is_set():
+                        await connection.fetchval("SELECT 1", timeout=self.ping_seconds)
+                log.warning("listener connection closed by the server")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # OSError, asyncpg errors, TimeoutError
+                log.warning("listener connection lost", extra={"error": str(error)})
+            finally:
+                self.listening.clear()
+                self.pid = None
+                if connection is not None:
+                    connection.terminate()
+            await asyncio.sleep(self.retry)
+
+
+def _deliver(handler: Callable[[str], None]):
+    def deliver(_connection, _pid, _channel, payload: str) -> None:
+        try:
+            handler(payload)
+        except Exception:
+            log.exception("a notification handler failed")
+
+    return deliver
 
 
 async def _keep_session(connection) -> None:

@@ -27,10 +27,18 @@ class EventHub:
             if not watchers:
                 del self._watchers[workflow_id]
 
+    def watched(self, workflow_id: str) -> bool:
+        return bool(self._watchers.get(workflow_id))
+
     def publish(self, workflow: pb.Workflow, step: pb.Step | None = None) -> None:
         """Tells the watchers of `workflow` what changed: a step, or (step None) the
         workflow itself; the event of a finished workflow carries the whole record."""
         metrics.observe(workflow, step)
+        self.relay(workflow, step)
+
+    def relay(self, workflow: pb.Workflow, step: pb.Step | None = None) -> None:
+        """Tells the watchers here of a change made on another replica (which counts it
+        in its metrics)."""
         watchers = self._watchers.get(workflow.workflow_id)
         if not watchers:
             return

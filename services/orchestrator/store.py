@@ -19,6 +19,12 @@ worker takes it (`take`: highest priority first, oldest first within one; SKIP L
 replicas taking at once take different rows). Taking it is a lease like any other, so a
 replica that dies after taking work leaves it to the claims above. A queued workflow is
 nobody's orphan, and any write to it (a cancel) takes it out of the queue.
+
+On PostgreSQL the statements that change a workflow also notify (NOTIFY, in the same
+statement: no extra round trip) the replicas listening: work queued (`QUEUED`), a
+workflow written by its owner (`CHANGED`, for watchers elsewhere), one cancelled by a
+replica that does not run it (`CANCELLED`, for the one that does). Notifications are sent
+at commit and are best effort: a listener that was away falls back on polls and leases.
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ MIGRATIONS = (
     "ALTER TABLE workflows ADD COLUMN queued_at BIGINT NOT NULL DEFAULT 0",
     "CREATE INDEX workflows_queue ON workflows (priority DESC, queued_at) WHERE queued_at > 0",
 )
+
+# Notification channels (payload: a workflow id, or '' for QUEUED).
+QUEUED = "aiorch_queued"
+CHANGED = "aiorch_workflow_changed"
+CANCELLED = "aiorch_workflow_cancelled"
 
 # Statuses of an unfinished workflow, as SQL; only these rows are ever updated.
 _UNFINISHED = f"({pb.WORKFLOW_STATUS_PENDING}, {pb.WORKFLOW_STATUS_RUNNING})"
@@ -116,7 +127,14 @@ class WorkflowStore:
         if owner is not None:
             sql += " AND owner = $5"
             args.append(owner)
-        return bool(await self.db.fetchall(f"{sql} RETURNING workflow_id", *args))
+        sql += " RETURNING workflow_id"
+        if self.db.dialect == "postgresql":
+            channel = CHANGED if owner is not None else CANCELLED
+            sql = (
+                f"WITH changed AS ({sql})"
+                f" SELECT workflow_id, pg_notify('{channel}', workflow_id) FROM changed"
+            )
+        return bool(await self.db.fetchall(sql, *args))
 
     async def get(self, workflow_id: str, caller: str | None = None) -> pb.Workflow | None:
         """The workflow, if there is one (created by `caller`, unless None)."""
@@ -225,7 +243,8 @@ class WorkflowStore:
             " updated_at, record, caller, idempotency_key, request, priority, queued_at)"
             " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM waiting WHERE n < $13"
             " ON CONFLICT DO NOTHING RETURNING workflow_id)"
-            " SELECT (SELECT count(*) FROM added), (SELECT n FROM waiting)",
+            " SELECT (SELECT count(*) FROM added), (SELECT n FROM waiting),"
+            f" (SELECT count(*) FROM (SELECT pg_notify('{QUEUED}', '') FROM added) AS told)",
             workflow.priority,
             workflow.workflow_id,
             workflow.type,
@@ -240,7 +259,7 @@ class WorkflowStore:
             queued_at,
             limit,
         )
-        added, waiting = rows[0]
+        added, waiting, _ = rows[0]
         if added:
             return True
         return None if waiting >= limit else False

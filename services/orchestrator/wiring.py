@@ -26,6 +26,7 @@ from services.orchestrator.events import EventHub
 from services.orchestrator.executor import Downstream, Executor
 from services.orchestrator.health import check_all
 from services.orchestrator.intake import Intake
+from services.orchestrator.notices import Notices
 from services.orchestrator.optimize import measure
 from services.orchestrator.orchestrator import Orchestrator
 from services.orchestrator.recovery import Leases, lease_owner
@@ -98,6 +99,9 @@ async def open_orchestrator(
     if db.dialect == "postgresql":
         queue = SharedQueue(store, runs, scheduler, leases, sizes, settings.orchestrator_replicas)
         runs.on_finish = queue.freed
+        notices = Notices(db, store, runs, queue, events)
+        await notices.start()
+        stack.push_async_callback(notices.stop)
     intake = Intake(
         store,
         cache,

@@ -9,6 +9,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 
 import grpc
 import pytest
@@ -124,3 +125,58 @@ async def test_the_queue_is_bounded_across_replicas(tmp_path, postgres_url):
     assert "across replicas" in caught.value.details()
     assert int(dict(caught.value.trailing_metadata())["retry-after"]) >= 1
     assert high.workflow.status == pb.WORKFLOW_STATUS_PENDING  # its own queue has room
+
+
+async def _running_where(postgres_url, stubs, fake, **create) -> tuple[str, object, object]:
+    """Starts an async workflow; (its id, the stub of the replica running it, another)."""
+    accepted = (
+        await stubs[0].CreateWorkflow(request(wait=False, use_cache=False, **create))
+    ).workflow
+    await _until(lambda: fake.active["Classify"] == 1)
+    db = await Database.open(postgres_url)
+    try:
+        (owner,) = await db.fetchone(
+            "SELECT owner FROM workflows WHERE workflow_id = $1", accepted.workflow_id
+        )
+    finally:
+        await db.close()
+    runner = int(owner.partition("/")[0].removeprefix("replica"))
+    return accepted.workflow_id, stubs[runner], stubs[1 - runner]
+
+
+async def test_a_cancel_through_another_replica_stops_the_calls_within_a_second(
+    tmp_path, postgres_url
+):
+    fake = FakeCapabilities(delay=30)
+    async with contextlib.AsyncExitStack() as stack:
+        # Leases renewed every 7.5 s: only the notification can stop it sooner.
+        stubs = await _replicas(stack, tmp_path, postgres_url, fake, workflow_lease_seconds=30)
+        workflow_id, runner, other = await _running_where(postgres_url, stubs, fake)
+        started = time.perf_counter()
+        cancelled = await other.CancelWorkflow(pb.CancelWorkflowRequest(workflow_id=workflow_id))
+        await _until(lambda: fake.cancelled["Classify"] == 1, timeout=5)
+        took = time.perf_counter() - started
+        seen = await finished(runner, workflow_id)
+    assert cancelled.workflow.status == pb.WORKFLOW_STATUS_CANCELLED
+    assert seen.status == pb.WORKFLOW_STATUS_CANCELLED
+    assert took < 1.0
+    assert fake.calls["Classify"] == 1
+
+
+async def test_a_watch_on_another_replica_hears_the_end_at_once(
+    tmp_path, postgres_url, monkeypatch
+):
+    # No poll: only the store's notification can bring the end to the watcher.
+    monkeypatch.setattr("services.orchestrator.orchestrator.WATCH_POLL_SECONDS", 60.0)
+    fake = FakeCapabilities(delay=0.5)
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(stack, tmp_path, postgres_url, fake)
+        workflow_id, _, other = await _running_where(postgres_url, stubs, fake)
+        events = []
+        watch = other.WatchWorkflow(pb.WatchWorkflowRequest(workflow_id=workflow_id), timeout=10)
+        async for event in watch:
+            events.append((time.time(), event))
+    heard_at, last = events[-1]
+    assert last.workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
+    lag = heard_at - last.workflow.finished_at.ToNanoseconds() / 1e9
+    assert lag < 0.3
