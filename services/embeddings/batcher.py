@@ -9,6 +9,7 @@ retry delay sized to drain what is queued, rather than waiting without end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import math
 import time
@@ -99,11 +100,18 @@ class MicroBatcher:
         metrics.EMBED_BATCH_TEXTS.observe(len(texts))
         for request in batch:
             metrics.EMBED_QUEUE_SECONDS.observe(started - request.queued_at)
-        links = [trace.Link(r.span) for r in batch if r.span.is_valid]
-        try:
-            with telemetry.tracer.start_as_current_span(
+        # A batch is traced only when a request it serves is: one whose caller was not
+        # sampled must leave no trace, not a root span of the batch's own.
+        links = [trace.Link(r.span) for r in batch if r.span.trace_flags.sampled]
+        span = (
+            telemetry.tracer.start_as_current_span(
                 "embeddings batch", links=links, attributes={"aiorch.batch.texts": len(texts)}
-            ):
+            )
+            if links
+            else contextlib.nullcontext()
+        )
+        try:
+            with span:
                 encoded = await asyncio.to_thread(self.encode, texts)
         except Exception as error:  # the callers get the error; the worker goes on
             for request in batch:

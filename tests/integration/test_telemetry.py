@@ -8,7 +8,9 @@ import json
 import logging
 
 import grpc
+import numpy as np
 import pytest
+from opentelemetry import trace
 from prometheus_client import REGISTRY
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc, monitor_pb2, monitor_pb2_grpc
@@ -17,6 +19,8 @@ from services.common.channels import open_channel
 from services.common.errors import Unavailable
 from services.common.logs import JsonFormatter
 from services.common.server import Service, create_server
+from services.embeddings.batcher import MicroBatcher
+from services.embeddings.model import Encoded
 from tests.otlp_receiver import otlp_receiver
 
 SECRET = "the text of a private document"
@@ -348,3 +352,34 @@ async def test_embeddings_count_tokens_batches_and_queue_time(suite):
     assert tokens(**model) >= before + 4  # a token or more per word, and [CLS]/[SEP]
     assert count("aiorch_embeddings_batch_texts_count") == batches + 1
     assert count("aiorch_embeddings_queue_seconds_count") == waits + 1
+
+
+async def test_a_batch_is_traced_only_when_a_request_it_serves_is(traced):
+    """The embeddings micro-batch: a span linked to the sampled calls it serves, and no
+    span at all (no root trace of its own) when none of them is sampled."""
+    receiver, flush, _ = traced
+
+    def encode(texts):
+        n = len(texts)
+        return Encoded(np.ones((n, 2), np.float32), [1] * n, [False] * n)
+
+    batcher = MicroBatcher(encode, max_wait=0)
+    unsampled = trace.SpanContext(
+        int("c0ffee" * 5 + "aa", 16),
+        int("1" * 16, 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(0),
+    )
+    with trace.use_span(trace.NonRecordingSpan(unsampled)):
+        await batcher.encode_async(["not sampled"])
+    with telemetry.tracer.start_as_current_span("a sampled caller") as caller:
+        await batcher.encode_async(["sampled"])
+    flush()
+    wanted = f"{caller.get_span_context().trace_id:032x}"
+    spans = receiver.wait_for(lambda s: any(x.name == "a sampled caller" for x in s))
+    batches = [s for s in spans if s.name == "embeddings batch"]
+    link = (wanted, f"{caller.get_span_context().span_id:016x}")
+    assert len([b for b in batches if b.links == (link,)]) == 1
+    # Without the rule, the unsampled call's batch would be a root span with no links.
+    assert all(b.links for b in batches)
+    assert not [s for s in spans if s.trace_id == "c0ffee" * 5 + "aa"]
