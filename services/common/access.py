@@ -37,6 +37,9 @@ AUDITED: dict[str, Callable[[Any, Any], str]] = {
     _ORCHESTRATOR + "CreateBatch": lambda req, rep: rep.batch_id if rep else "",
     _ORCHESTRATOR + "InvalidateCache": lambda req, rep: req.pattern[:200],
     "/aiorch.v1.MonitorService/TrackActivity": lambda req, rep: rep.activity_id if rep else "",
+    "/aiorch.v1.ClassifierService/RegisterLabelSet": (
+        lambda req, rep: rep.label_set_id if rep else ""
+    ),
 }
 
 # Codes that mean the server failed (a gateway answers them with 5xx); the others are the

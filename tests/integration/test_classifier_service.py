@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 import pytest
 from grpc_status import rpc_status
@@ -179,6 +181,17 @@ async def test_a_registered_label_set_is_classified_by_id_with_the_same_scores(c
         timeout=20,
     )
     assert batch.results[0].label == "sport"
+
+
+async def test_registering_a_label_set_leaves_an_audit_line(classifier, caplog):
+    caplog.set_level(logging.INFO, logger="aiorch.audit")
+    names = [classifier_pb2.Label(name="sport"), classifier_pb2.Label(name="cooking")]
+    reply = await classifier.RegisterLabelSet(
+        classifier_pb2.RegisterLabelSetRequest(labels=names), timeout=20
+    )
+    [line] = [r for r in caplog.records if r.name == "aiorch.audit"]
+    assert line.action == "/aiorch.v1.ClassifierService/RegisterLabelSet"
+    assert (line.target, line.code) == (reply.label_set_id, "OK")
 
 
 async def test_an_unknown_label_set_is_not_found(classifier):
