@@ -11,12 +11,15 @@ from prometheus_client import REGISTRY
 from aiorch.v1 import classifier_pb2, orchestrator_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database
+from services.common.errors import Unavailable
 from services.orchestrator.store import WorkflowStore
 
 from .orchestrator_fakes import (
     FakeCapabilities,
     fake_settings,
     finished,
+    request,
+    running,
     start_fakes,
     start_orchestrator,
 )
@@ -93,3 +96,12 @@ async def test_work_taken_over_from_a_dead_orchestrator_is_counted(tmp_path):
         _, stub, _ = await start_orchestrator(stack, settings)
         assert (await finished(stub, left.workflow_id)).status == pb.WORKFLOW_STATUS_SUCCEEDED
     assert value("aiorch_orchestrator_takeovers_total") == before + 1
+
+
+async def test_a_step_retried_after_a_transient_failure_counts_its_retries(tmp_path):
+    before = value("aiorch_orchestrator_step_retries_total", service="classifier")
+    async with running(tmp_path) as (fake, stub):
+        fake.errors["Classify"] = [Unavailable("restarting"), Unavailable("restarting")]
+        workflow = (await stub.CreateWorkflow(request(), timeout=10)).workflow
+    assert (workflow.status, workflow.steps[0].attempts) == (pb.WORKFLOW_STATUS_SUCCEEDED, 3)
+    assert value("aiorch_orchestrator_step_retries_total", service="classifier") == before + 2
