@@ -104,6 +104,8 @@ def _code_of(error: BaseException | None) -> str:
 class _ClientMetrics:
     """Counts and times every call a channel makes (both interceptor kinds below)."""
 
+    kind: str  # the grpc_type label: unary or server_stream
+
     def _start(self, details) -> tuple[tuple[str, str, str], float] | None:
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
         if method.startswith("/grpc."):  # health checks and reflection are not the API

@@ -65,7 +65,8 @@ def server_interceptors() -> list:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     traced = aio_server_interceptor(filter_=_api_only)
-    traced.__class__ = _gated_server(type(traced))
+    library: type = type(traced)
+    traced.__class__ = _gated_server(library)
     return [traced]
 
 
@@ -76,10 +77,11 @@ def client_interceptors() -> list:
 
     traced = aio_client_interceptors(filter_=_api_only)
     for interceptor in traced:
+        library: type = type(interceptor)
         if isinstance(interceptor, grpc.aio.UnaryUnaryClientInterceptor):
-            interceptor.__class__ = _gated_unary_client(type(interceptor))
+            interceptor.__class__ = _gated_unary_client(library)
         elif isinstance(interceptor, grpc.aio.UnaryStreamClientInterceptor):
-            interceptor.__class__ = _gated_stream_client(type(interceptor))
+            interceptor.__class__ = _gated_stream_client(library)
     return list(traced)
 
 

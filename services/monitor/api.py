@@ -129,7 +129,7 @@ class ApiSampler:
         except (OSError, ValueError):
             return None
         total: dict[str, Reading] | None = None
-        for ip in dict.fromkeys(info[4][0] for info in found):
+        for ip in dict.fromkeys(str(info[4][0]) for info in found):
             try:
                 text = self.read(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}", self.timeout)
                 readings = parse(text)
