@@ -6,7 +6,14 @@ Redis trouble never fails a request: the level is skipped for a few seconds (a b
 and the stats say why.
 
 Single-flight: the first request for a key leads (`lead`), identical requests meanwhile
-wait for its result (`flight`) instead of computing it again.
+wait for its result (`flight`) instead of computing it again. Across replicas (with
+Redis) the leader also holds a marker in Redis (`look_or_claim`, in the same round trip as
+the L2 lookup; `holding` keeps it alive while it computes, then leaves the result for a
+few seconds beside it and drops it): an identical request on another replica finds the
+marker and waits for that result (`await_flight`) instead of computing it. (The result
+is left apart from the cache, since the cache stores it under the models its replies
+named, which the waiters' key may not know yet.) A leader that dies leaves a
+marker that lapses within seconds, and its waiters then compute it themselves.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import contextlib
 import fnmatch
 import logging
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from cachetools import TLRUCache
@@ -30,6 +38,15 @@ log = logging.getLogger("aiorch.cache")
 MAX_PATTERN_CHARS = 256
 REDIS_TIMEOUT = 0.25  # seconds; a cache slower than this is not worth waiting for
 REDIS_RETRY_SECONDS = 5.0
+FLIGHT_SECONDS = 3.0  # a leader's marker lapses this long after its last renewal
+FLIGHT_POLL_SECONDS = 0.05  # how often a waiter on another replica's flight looks
+FLIGHT_RESULT_SECONDS = 10.0  # how long a flight's result waits for its waiters
+# Drops or renews a marker only while it is the caller's (a lapsed one may be another's).
+_DROP = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then"
+    " return redis.call('pexpire', KEYS[1], ARGV[2]) end"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,16 @@ class LevelStats:
     hits: int
     misses: int
     note: str = ""
+
+
+@dataclass
+class Flight:
+    """A computation this replica leads across replicas: its result, once it has one,
+    and the cache entry to write to Redis with it (one round trip for both)."""
+
+    value: bytes | None = None
+    held: bool = False  # a marker in Redis is held (see `holding`)
+    entry: tuple[str, bytes, float] | None = None  # (key, value, ttl) for L2
 
 
 def _expiry(_key, entry, now):
@@ -98,11 +125,16 @@ class ResultCache:
             return value
         return None
 
-    async def put(self, key: str, value: bytes, ttl: float) -> None:
+    async def put(self, key: str, value: bytes, ttl: float, flight: Flight | None = None) -> None:
+        """Caches `value`; within a `flight` that holds a marker, the L2 write waits to
+        go out with the flight's end."""
         if ttl <= 0:
             return
         if self.l1 is not None:
             self.l1[key] = (value, ttl)
+        if flight is not None and flight.held:
+            flight.entry = (key, value, ttl)
+            return
         if self._l2_allowed():
             async with self._l2():
                 await self.redis.set(self.prefix + key, value, px=max(1, round(ttl * 1000)))
@@ -127,6 +159,92 @@ class ResultCache:
                 del self._flights[key]
             if not future.done():
                 future.set_result(None)
+
+    async def look_or_claim(self, key: str) -> tuple[bytes | None, str | None]:
+        """(value, marker): the cached value of `key`, or None and, when no replica
+        computes it now, the marker this caller now holds (see `holding`). Without Redis
+        (or with it away) the caller computes alone: (None, '')."""
+        if self.l1 is not None and (found := self.l1.get(key)) is not None:
+            return found[0], None
+        if not self._l2_allowed():
+            return None, ""
+        token = uuid.uuid4().hex
+        async with self._l2():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                value, ttl_ms, claimed = await (
+                    pipe.get(self.prefix + key)
+                    .pttl(self.prefix + key)
+                    .set(self._marker(key), token, nx=True, px=round(FLIGHT_SECONDS * 1000))
+                    .execute()
+                )
+            if value is not None:
+                if self.l1 is not None and ttl_ms > 0:
+                    self.l1[key] = (value, ttl_ms / 1000)
+                if claimed:  # stored just now, by a leader that is done
+                    await self.redis.eval(_DROP, 1, self._marker(key), token)
+                return value, None
+            return None, token if claimed else None
+        return None, ""
+
+    async def await_flight(self, key: str, limit: float) -> bytes | None:
+        """Waits for the replica computing `key`: its value, or None when it stopped
+        without one (or Redis went away). TimeoutError after `limit` seconds."""
+        self.counts["shared"] += 1
+        async with asyncio.timeout(limit):
+            while self._l2_allowed():
+                async with self._l2():
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        value, computing = await (
+                            pipe.get(self._result(key)).exists(self._marker(key)).execute()
+                        )
+                    if value is not None or not computing:
+                        return value
+                await asyncio.sleep(FLIGHT_POLL_SECONDS)
+        return None
+
+    @contextlib.asynccontextmanager
+    async def holding(self, key: str, marker: str) -> AsyncIterator[Flight]:
+        """Keeps the marker of `key` alive while the block computes it; after, leaves the
+        result the block set on the yielded Flight (if any) for the waiters and drops
+        the marker. (A marker '' is none: Redis was away when the computation began.)"""
+        flight = Flight()
+        if not marker or self.redis is None:
+            yield flight
+            return
+        flight.held = True
+        renew = asyncio.create_task(self._renew(key, marker))
+        try:
+            yield flight
+        finally:
+            renew.cancel()
+            if self._l2_allowed():
+                async with self._l2():
+                    await asyncio.shield(self._land(key, marker, flight))
+
+    async def _land(self, key: str, marker: str, flight: Flight) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if flight.entry is not None:
+                cached, value, ttl = flight.entry
+                pipe.set(self.prefix + cached, value, px=max(1, round(ttl * 1000)))
+            if flight.value is not None:
+                result = flight.value
+                pipe.set(self._result(key), result, px=round(FLIGHT_RESULT_SECONDS * 1000))
+            pipe.eval(_DROP, 1, self._marker(key), marker)
+            await pipe.execute()
+
+    async def _renew(self, key: str, marker: str) -> None:
+        while True:
+            await asyncio.sleep(FLIGHT_SECONDS / 3)
+            if self._l2_allowed():
+                async with self._l2():
+                    ms = round(FLIGHT_SECONDS * 1000)
+                    await self.redis.eval(_RENEW, 1, self._marker(key), marker, ms)
+
+    def _marker(self, key: str) -> str:
+        return f"{self.prefix}flight:{key}"
+
+    def _result(self, key: str) -> str:
+        return f"{self.prefix}flight-result:{key}"
 
     async def invalidate(self, pattern: str) -> int:
         """Removes the entries whose key matches the glob `pattern`; returns how many."""

@@ -26,7 +26,7 @@ from services.common.errors import Unavailable, public_text
 from services.common.interceptors import ATTEMPT
 from services.orchestrator import record
 from services.orchestrator.breaker import CircuitBreaker
-from services.orchestrator.cache import ResultCache
+from services.orchestrator.cache import Flight, ResultCache
 from services.orchestrator.cache_keys import Keys
 from services.orchestrator.calls import RPCS
 from services.orchestrator.events import EventHub
@@ -120,8 +120,13 @@ class Executor:
             raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)
         try:
-            if run.key is None or not await self._shared(workflow, run.key, run.deadline):
-                await self._compute(run)
+            if run.key is None:
+                await self._steps(run.workflow, run.request, run.deadline)
+                await self._conclude(run)
+            elif (flight := self.cache.flight(run.key)) is None:
+                await self._lead(run)
+            elif not await self._join(workflow, flight, run.deadline):
+                await self._lead(run, alone=True)
         except asyncio.CancelledError:
             # Cancelled by CancelWorkflow, by a sync caller that went away, or by a stop:
             # record it rather than leave the workflow RUNNING.
@@ -134,18 +139,32 @@ class Executor:
         self.events.publish(workflow)
         return workflow
 
-    async def _compute(self, run: Run) -> None:
-        if run.key is None:
-            await self._steps(run.workflow, run.request, run.deadline)
-            await self._conclude(run)
-            return
-        with self.cache.lead(run.key) as shared:
-            await self._steps(run.workflow, run.request, run.deadline)
-            value = await self._conclude(run)
+    async def _lead(self, run: Run, alone: bool = False) -> None:
+        """Computes the run's result, unless the cache has it or another replica computes
+        it now (then waits for that); identical requests here meanwhile wait for this one.
+        `alone`: the identical request this one waited for failed; no more waiting."""
+        workflow, key = run.workflow, run.key
+        with self.cache.lead(key) as shared:
+            value, marker = None, ""
+            if not alone:
+                value, marker = await self.cache.look_or_claim(key)
+            if value is None and marker is None:  # another replica computes it
+                try:
+                    value = await self.cache.await_flight(key, run.deadline.remaining())
+                except TimeoutError:
+                    record.outwaited(workflow)
+                    return
+            if value is not None:
+                record.fill_from_cache(workflow, value)
+                shared.set_result(value)
+                return
+            async with self.cache.holding(key, marker or "") as flight:
+                await self._steps(workflow, run.request, run.deadline)
+                value = flight.value = await self._conclude(run, flight)
             if value is not None:
                 shared.set_result(value)
 
-    async def _conclude(self, run: Run) -> bytes | None:
+    async def _conclude(self, run: Run, flight: Flight | None = None) -> bytes | None:
         """Concludes the workflow; a success is cached under the models its replies named
         (they may differ from those its key was made with) and returned."""
         workflow = run.workflow
@@ -154,19 +173,17 @@ class Executor:
             return None
         value = workflow.result.SerializeToString()
         if (key := self.keys.of(workflow, run.request, run.caller, known=True)) is not None:
-            await self.cache.put(key, value, run.ttl)
+            await self.cache.put(key, value, run.ttl, flight)
         return value
 
-    async def _shared(self, workflow: pb.Workflow, key: str, deadline: Deadline) -> bool:
-        """Fills `workflow` from the cache or from an identical request in flight; False
-        when there is neither (or the one in flight did not succeed)."""
-        value = await self.cache.get(key, count=False)
-        if value is None and (flight := self.cache.flight(key)) is not None:
-            try:
-                value = await asyncio.wait_for(asyncio.shield(flight), deadline.remaining())
-            except TimeoutError:
-                record.outwaited(workflow)
-                return True
+    async def _join(self, workflow: pb.Workflow, flight, deadline: Deadline) -> bool:
+        """Fills `workflow` from an identical request running here; False when that one
+        did not succeed."""
+        try:
+            value = await asyncio.wait_for(asyncio.shield(flight), deadline.remaining())
+        except TimeoutError:
+            record.outwaited(workflow)
+            return True
         if value is None:
             return False
         record.fill_from_cache(workflow, value)

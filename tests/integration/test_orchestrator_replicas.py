@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import grpc
 import pytest
@@ -180,3 +181,41 @@ async def test_a_watch_on_another_replica_hears_the_end_at_once(
     assert last.workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
     lag = heard_at - last.workflow.finished_at.ToNanoseconds() / 1e9
     assert lag < 0.3
+
+
+@pytest.fixture
+async def redis_prefix():
+    """Settings of a Redis key prefix of this test's own; its keys go afterwards."""
+    import redis.asyncio
+
+    url = os.environ.get("AIORCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"aiorch-test-{uuid.uuid4().hex[:12]}:"
+    client = redis.asyncio.from_url(url)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as error:
+        await client.aclose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis at {url}: {error}")
+    yield {"redis_url": url, "cache_key_prefix": prefix}
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+async def test_identical_requests_on_different_replicas_compute_once(
+    tmp_path, postgres_url, redis_prefix
+):
+    fake = FakeCapabilities(delay=0.5)
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(stack, tmp_path, postgres_url, fake, **redis_prefix)
+        replies = await asyncio.gather(
+            *(stub.CreateWorkflow(request(), timeout=10) for stub in stubs for _ in range(3))
+        )
+    workflows = [reply.workflow for reply in replies]
+    assert all(w.status == pb.WORKFLOW_STATUS_SUCCEEDED for w in workflows)
+    assert {w.result.classification.label for w in workflows} == {"finance"}
+    assert fake.calls["Classify"] == 1
+    assert sum(w.cached for w in workflows) == 5  # all but the one that computed it
