@@ -154,6 +154,18 @@ def split_addr(addr: str) -> tuple[str, int]:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
+def endpoints(addr: str) -> list[dict]:
+    """A cluster's endpoints: one per address of `addr`, which lists replicas as
+    host:port,host:port (each a DNS name is resolved too, STRICT_DNS)."""
+    found = []
+    for one in addr.split(","):
+        host, port = split_addr(one.strip())
+        found.append(
+            {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+        )
+    return found
+
+
 def tracing(endpoint: str) -> tuple[dict | None, dict | None]:
     """The HTTP connection manager's tracing block and the collector's cluster, for a
     plaintext OTLP/gRPC endpoint (http://host:4317); (None, None) when there is none."""
@@ -265,18 +277,18 @@ def render(
     variables), with the edge rules `edge` (default: from the AIORCH_GATEWAY_*
     variables)."""
     edge = Edge.from_env() if edge is None else edge
-    addrs = {
+    values: dict[str, str] = {}
+    for name, addr in {
         "admin": settings.gateway_admin_addr,
         "gateway": settings.gateway_addr,
-        **{name: settings.addr_of(name) for name in DEFAULT_ADDRS},
-    }
-    values: dict[str, str] = {}
-    for name, addr in addrs.items():
+    }.items():
         host, port = split_addr(addr)
         # A JSON string is a valid YAML scalar, so hosts and paths need no escaping rules
         # of their own ("::1" would otherwise not read as a string).
         values[f"{name}_host"] = json.dumps(host)
         values[f"{name}_port"] = str(port)
+    for name in DEFAULT_ADDRS:
+        values[f"{name}_endpoints"] = json.dumps(endpoints(settings.addr_of(name)))
     # Envoy resolves a relative path against its own working directory, not ours.
     values["descriptor"] = json.dumps(str(Path(descriptor).resolve()))
     # GET /v1/openapi.json serves the OpenAPI document of this descriptor set, inline.

@@ -63,11 +63,21 @@ CHANNEL_OPTIONS = [
 
 
 def open_channel(addr: str) -> grpc.aio.Channel:
-    """A channel to `addr` (host:port); DNS resolution lets round_robin see every replica."""
-    target = addr if "://" in addr or addr.startswith("dns:") else f"dns:///{addr}"
+    """A channel to `addr`: host:port, whose DNS name lets round_robin see every replica
+    (a Kubernetes headless Service), or replicas listed as ip:port,ip:port (no DNS); a
+    gRPC target with its scheme (dns:, ipv4:, unix:) is taken as it is."""
+    target = _target(addr)
     # Tracing (when on) outermost, so the client metrics time the call inside its span.
     interceptors = [*telemetry.client_interceptors(), UnaryClientMetrics(), StreamClientMetrics()]
     return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
+
+
+def _target(addr: str) -> str:
+    if "://" in addr or addr.startswith(("dns:", "ipv4:", "ipv6:", "unix:")):
+        return addr
+    if "," in addr:
+        return f"ipv4:{addr}"
+    return f"dns:///{addr}"
 
 
 class Link:

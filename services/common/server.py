@@ -114,7 +114,7 @@ async def serve(service: str, build: Builder, settings: Settings) -> None:
         tracing = telemetry.install_tracing(service)
         if tracing is not None:
             stack.callback(tracing.shutdown)  # last out: exports the spans still buffered
-        metrics_addr = settings.metrics_listen_addr or settings.metrics_addr_of(service)
+        metrics_addr = settings.metrics_listen_addr_of(service)
         if metrics_addr:
             stack.callback(serve_metrics(metrics_addr).shutdown)
             log.info("metrics", extra={"service": service, "addr": metrics_addr})

@@ -240,7 +240,15 @@ class Settings(BaseSettings):
         }[service]
 
     def listen_addr_of(self, service: str) -> str:
-        return self.listen_addr or self.addr_of(service)
+        """Where `service` listens: AIORCH_LISTEN_ADDR, else its own address."""
+        own = self.addr_of(service)
+        return _one(self.listen_addr or own, f"AIORCH_{service.upper()}_ADDR", "AIORCH_LISTEN_ADDR")
+
+    def metrics_listen_addr_of(self, service: str) -> str:
+        """Where `service` serves its metrics: AIORCH_METRICS_LISTEN_ADDR, else its own."""
+        own = self.metrics_addr_of(service)
+        variable = f"AIORCH_{service.upper()}_METRICS_ADDR"
+        return _one(self.metrics_listen_addr or own, variable, "AIORCH_METRICS_LISTEN_ADDR")
 
     def metrics_addr_of(self, service: str) -> str:
         """Where `service` serves its metrics (the gateway: Envoy's stats listener)."""
@@ -252,6 +260,13 @@ class Settings(BaseSettings):
             "monitor": self.monitor_metrics_addr,
             "gateway": self.gateway_metrics_addr,
         }[service]
+
+
+def _one(addr: str, variable: str, listen: str) -> str:
+    """`addr`, which a process binds, so one address, never a list of replicas."""
+    if "," in addr:
+        raise ValueError(f"{variable} lists several replicas ({addr}): set {listen} to this one's")
+    return addr
 
 
 @lru_cache

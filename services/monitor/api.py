@@ -121,17 +121,23 @@ class ApiSampler:
         self._latest: Metrics = {}
 
     def _read(self, addr: str) -> dict[str, Reading] | None:
-        """The readings at `addr`, summed over every address its name resolves to (each
-        replica behind a headless Kubernetes Service); None when none answers."""
-        host, _, port = addr.rpartition(":")
-        try:
-            found = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
-        except (OSError, ValueError):
-            return None
-        total: dict[str, Reading] | None = None
-        for ip in dict.fromkeys(str(info[4][0]) for info in found):
+        """The readings at `addr`, summed over its replicas: every address its name
+        resolves to (a headless Kubernetes Service) or that it lists (host:port,host:port);
+        None when none answers."""
+        replicas: dict[str, None] = {}
+        for one in addr.split(","):
+            host, _, port = one.strip().rpartition(":")
             try:
-                text = self.read(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}", self.timeout)
+                found = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+            except (OSError, ValueError):
+                continue
+            for info in found:
+                ip = str(info[4][0])
+                replicas[f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"] = None
+        total: dict[str, Reading] | None = None
+        for replica in replicas:
+            try:
+                text = self.read(replica, self.timeout)
                 readings = parse(text)
             except (OSError, ValueError):  # down, refusing, or not an exposition
                 continue

@@ -190,3 +190,19 @@ async def test_a_downstream_unavailable_reaches_the_caller_as_unavailable_not_in
         await downstream.stop(0)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "unavailable" in caught.value.details()
+
+
+async def test_replicas_listed_by_address_share_the_calls_round_robin():
+    replicas = [ScriptedEmbeddings(), ScriptedEmbeddings()]
+    servers = [await started(servicer) for servicer in replicas]
+    addr = ",".join(f"127.0.0.1:{server.port}" for server in servers)
+    async with open_channel(addr) as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+        for _ in range(20):
+            await stub.Embed(embeddings_pb2.EmbedRequest(texts=["x"]), timeout=5)
+    for server in servers:
+        await server.stop(0)
+    # Round robin over those that are connected: the first calls may all go to the
+    # replica that connected first.
+    calls = [servicer.calls for servicer in replicas]
+    assert sum(calls) == 20 and min(calls) >= 5, calls

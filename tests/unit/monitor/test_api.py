@@ -72,3 +72,21 @@ def test_the_sampler_reports_figures_over_the_window_and_which_services_answer()
     quiet = api.sample(30.0)  # nothing new: the window holds no request
     assert quiet["api.classifier.requests"][0] == 0.0
     assert quiet["api.classifier.latency.p95"][0] == 0.0
+
+
+def test_replicas_listed_by_address_are_summed_and_one_answering_is_up():
+    texts = {"127.0.0.1:1": EXPOSITION, "127.0.0.1:3": EXPOSITION}
+
+    def read(addr, timeout):
+        if addr not in texts:
+            raise ConnectionRefusedError(addr)
+        return texts[addr]
+
+    listed = {"classifier": "127.0.0.1:1,127.0.0.1:3", "embeddings": "127.0.0.1:4,127.0.0.1:5"}
+    api = ApiSampler(listed, 10.0, 1.0, 0.1, read)
+    api.sample(0.0)
+    texts["127.0.0.1:3"] = EXPOSITION.replace("90.0", "190.0")  # 100 more on one replica
+    figures_now = api.sample(10.0)
+    assert figures_now["api.classifier.requests"] == (10.0, "requests/s")
+    assert figures_now["api.classifier.up"] == (1.0, "bool")
+    assert figures_now["api.embeddings.up"] == (0.0, "bool")
