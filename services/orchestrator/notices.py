@@ -69,6 +69,14 @@ class Notices:
             self.events.relay(workflow)
 
     def _spawn(self, coroutine) -> None:
-        task = asyncio.create_task(coroutine)
+        task = asyncio.create_task(self._quietly(coroutine))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _quietly(self, coroutine) -> None:
+        """A notice acted on in vain (the store away) is no error: leases and polls
+        catch up."""
+        try:
+            await coroutine
+        except Exception as error:
+            log.warning("acting on a notice failed", extra={"error": str(error)})
