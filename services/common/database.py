@@ -254,6 +254,17 @@ def _deliver(handler: Callable[[str], None]):
     return deliver
 
 
+def refuse_unshared(url: str, replicas: int, service: str) -> None:
+    """Stops a process that is to be one of several replicas (`replicas` > 1) of `service`
+    on a store only one process can share (SQLite): each replica would keep its own."""
+    if replicas > 1 and urlparse(url).scheme not in ("postgresql", "postgres"):
+        raise SystemExit(
+            f"{service}_replicas is {replicas}, but the store is not PostgreSQL: replicas"
+            " share their state through the store, so set AIORCH_DATABASE_URL=postgresql://..."
+            f" or run one replica (AIORCH_{service.upper()}_REPLICAS=1) on SQLite"
+        )
+
+
 async def _keep_session(connection) -> None:
     """What a connection does before it goes back to the pool, besides asyncpg's own
     rollback of a transaction left open: nothing. Our statements set no session state

@@ -219,6 +219,8 @@ class Settings(BaseSettings):
     # it). Above 1 the store must be PostgreSQL: a SQLite file is one process's, and the
     # orchestrator refuses to start on one rather than lose or repeat work.
     orchestrator_replicas: int = Field(default=1, gt=0)
+    # The same for the monitor, whose activity store replicas share.
+    monitor_replicas: int = Field(default=1, gt=0)
     # A workflow whose runs died with their orchestrator this often is failed, not run
     # again: it may be what kills them.
     max_interruptions: int = Field(default=3, gt=0)

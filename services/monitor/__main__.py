@@ -1,7 +1,7 @@
 """python -m services.monitor: the monitor service on AIORCH_MONITOR_ADDR."""
 
 from aiorch.v1 import monitor_pb2_grpc
-from services.common.database import Database
+from services.common.database import Database, refuse_unshared
 from services.common.probe import Peers
 from services.common.server import Service, run
 from services.common.settings import DEFAULT_ADDRS
@@ -35,6 +35,7 @@ def thresholds(s) -> list[Threshold]:
 
 
 async def build(settings, stack):
+    refuse_unshared(settings.database_url, settings.monitor_replicas, "monitor")
     key = load_key(settings.activity_key, settings.activity_key_file, settings.database_url)
     db = await Database.open(settings.database_url)
     stack.push_async_callback(db.close)

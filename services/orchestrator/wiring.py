@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 from aiorch.v1 import classifier_pb2_grpc, embeddings_pb2_grpc, meeting_intel_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
-from services.common.database import Database
+from services.common.database import Database, refuse_unshared
 from services.common.loops import Repeat
 from services.common.probe import Peers
 from services.common.settings import Settings
@@ -53,7 +53,7 @@ async def open_orchestrator(
 ) -> tuple[OrchestratorServicer, Orchestrator]:
     """A started orchestrator and its servicer; everything it opened closes on `stack`,
     after it stopped."""
-    refuse_unshared_store(settings)
+    refuse_unshared(settings.database_url, settings.orchestrator_replicas, "orchestrator")
     db = await Database.open(settings.database_url)
     stack.push_async_callback(db.close)
     store = await WorkflowStore.open(db)
@@ -136,20 +136,6 @@ async def open_orchestrator(
         settings=settings,
     )
     return servicer, orchestrator
-
-
-def refuse_unshared_store(settings: Settings) -> None:
-    """Stops the process when it is to be one of several replicas on a store only one
-    process can share (SQLite): each would run the others' work again as orphaned."""
-    if settings.orchestrator_replicas > 1 and not settings.database_url.startswith(
-        ("postgresql:", "postgres:")
-    ):
-        raise SystemExit(
-            f"orchestrator_replicas is {settings.orchestrator_replicas}, but the store is"
-            " not PostgreSQL: replicas share their work through the store, so set"
-            " AIORCH_DATABASE_URL=postgresql://... or run one replica"
-            " (AIORCH_ORCHESTRATOR_REPLICAS=1) on SQLite"
-        )
 
 
 async def _prune(store: WorkflowStore, settings: Settings) -> None:
