@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,23 @@ class Redis:
             self.process.wait()
 
 
+@dataclass(frozen=True)
+class Replica:
+    """One of several processes of a service, each on addresses of its own."""
+
+    key: str  # e.g. orchestrator-1: its process's name and log
+    addr: str
+    metrics_addr: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIORCH_LISTEN_ADDR": self.addr,
+            "AIORCH_METRICS_LISTEN_ADDR": self.metrics_addr,
+            # Each orchestrator replica holds its leases under a name of its own.
+            "AIORCH_ORCHESTRATOR_NODE": self.key,
+        }
+
+
 @dataclass
 class Suite:
     """Each service's process, started and stopped by name."""
@@ -124,24 +142,31 @@ class Suite:
     def url(self) -> str:
         return f"http://{self.settings.gateway_addr}"
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, replica: Replica | None = None) -> None:
+        """Starts `name` (a service or the gateway); a `replica` of a service runs under
+        its own key, on its own addresses."""
+        env = self.env
         if name == "gateway":
             command = [str(BIN / "envoy"), "-c", str(self.folder / "envoy.yaml")]
             command += ["--disable-hot-restart", "--log-level", "error"]
         else:
             command = [sys.executable, "-m", f"services.{name}"]
+        if replica is not None:
+            env = env | replica.env()
+            name = replica.key
         log = self.logs.setdefault(name, (self.folder / f"{name}.log").open("ab"))
         self.processes[name] = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
-    def serving(self, name: str, timeout: float = 60) -> float:
-        """Waits until `name` answers SERVING; returns the monotonic time it did."""
+    def serving(self, name: str, timeout: float = 60, addr: str = "") -> float:
+        """Waits until `name` (at `addr`, default its address) answers SERVING; returns the
+        monotonic time it did."""
         try:
             if name == "gateway":
                 asyncio.run(wait_gateway(self.settings.gateway_admin_addr, timeout))
             else:
-                asyncio.run(wait_serving(self.settings.addr_of(name), timeout))
+                asyncio.run(wait_serving(addr or self.settings.addr_of(name), timeout))
         except TimeoutError:
             log = (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} did not come up; its log ends:\n{log}") from None
@@ -169,16 +194,29 @@ class Suite:
 
 
 @contextlib.contextmanager
-def running_suite(folder: Path, postgres: Postgres, redis: Redis):
-    """Every service and Envoy on free ports, on `postgres` and `redis`; stopped after."""
-    env = {f"AIORCH_{name.upper()}_ADDR": free_addr() for name in SERVICES}
-    env |= {f"AIORCH_{name.upper()}_METRICS_ADDR": free_addr() for name in SERVICES}
+def running_suite(
+    folder: Path, postgres: Postgres, redis: Redis, replicas: Mapping[str, int] | None = None
+):
+    """Every service (`replicas[name]` processes of it, default one) and Envoy on free
+    ports, on `postgres` and `redis`; stopped after. A service's replicas are listed in its
+    address, so the gateway and its callers balance over them."""
+    counts = {name: (replicas or {}).get(name, 1) for name in SERVICES}
+    placed = {
+        name: [Replica(f"{name}-{i + 1}", free_addr(), free_addr()) for i in range(count)]
+        for name, count in counts.items()
+    }
+    env = {f"AIORCH_{n.upper()}_ADDR": ",".join(r.addr for r in placed[n]) for n in SERVICES}
+    env |= {
+        f"AIORCH_{n.upper()}_METRICS_ADDR": ",".join(r.metrics_addr for r in placed[n])
+        for n in SERVICES
+    }
     env |= {
         "AIORCH_GATEWAY_ADDR": free_addr(),
         "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
         "AIORCH_DATABASE_URL": postgres.url,
         "AIORCH_REDIS_URL": redis.url,
         "AIORCH_ACTIVITY_KEY": secrets.token_hex(32),
+        "AIORCH_ORCHESTRATOR_REPLICAS": str(counts["orchestrator"]),
         # A restarted orchestrator takes over its earlier life's work at once.
         "AIORCH_ORCHESTRATOR_NODE": "drill-orchestrator",
         "AIORCH_LOG_LEVEL": "WARNING",
@@ -193,10 +231,16 @@ def running_suite(folder: Path, postgres: Postgres, redis: Redis):
     suite = Suite(folder, os.environ | env | {"PYTHONUNBUFFERED": "1"}, settings)
     try:
         # The embeddings service first: the others call it, and it takes longest to load.
-        for name in ("embeddings", *(s for s in SERVICES if s != "embeddings"), "gateway"):
-            suite.start(name)
-        for name in (*SERVICES, "gateway"):
-            suite.serving(name)
+        for name in ("embeddings", *(s for s in SERVICES if s != "embeddings")):
+            for replica in placed[name] if counts[name] > 1 else [None]:
+                suite.start(name, replica)
+        suite.start("gateway")
+        for name in SERVICES:
+            if counts[name] == 1:
+                suite.serving(name)
+            for replica in placed[name] if counts[name] > 1 else []:
+                suite.serving(replica.key, addr=replica.addr)
+        suite.serving("gateway")
         yield suite
     finally:
         suite.stop_all()
