@@ -107,7 +107,7 @@ class _Collector:
     """Reads every live orchestrator of the process (tests run several) at scrape time."""
 
     def __init__(self):
-        # scheduler -> (breakers, cache) of each live orchestrator
+        # scheduler -> (breakers, cache, shared queue or None) of each live orchestrator
         self.orchestrators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def describe(self):
@@ -127,19 +127,30 @@ class _Collector:
             "Result cache lookups by level (l1 in process, l2 Redis) and result.",
             labels=["level", "result"],
         )
+        shared_depth = GaugeMetricFamily(
+            "aiorch_orchestrator_shared_queue_depth",
+            "Workflows waiting in the queue replicas share (PostgreSQL), across replicas:"
+            " each replica reports the same figure.",
+            labels=["priority"],
+        )
         queued: dict[str, float] = {}
+        shared: dict[str, float] = {}
         states: dict[str, int] = {}
         counts: dict[str, float] = {}
-        for scheduler, (breakers, cache) in list(self.orchestrators.items()):
+        for scheduler, (breakers, cache, queue) in list(self.orchestrators.items()):
             for priority, name in _PRIORITY.items():
                 if priority in scheduler.sizes:
                     queued[name] = queued.get(name, 0) + scheduler.queued(priority)
+                if queue is not None:
+                    shared[name] = max(shared.get(name, 0), queue.depth.get(priority, 0))
             for service, circuit in breakers.items():
                 states[service] = max(states.get(service, 0), _BREAKER[circuit.state.value])
             for key, value in cache.counts.items():
                 counts[key] = counts.get(key, 0) + value
         for name, value in queued.items():
             depth.add_metric([name], value)
+        for name, value in shared.items():
+            shared_depth.add_metric([name], value)
         for service, state in states.items():
             breaker.add_metric([service], state)
         for key, value in counts.items():
@@ -147,13 +158,15 @@ class _Collector:
             if result:  # "shared" (single-flight joins) is no lookup
                 lookups.add_metric([level, result.removesuffix("es").removesuffix("s")], value)
         yield from (depth, breaker, lookups)
+        if shared:
+            yield shared_depth
 
 
 _collector = _Collector()
 REGISTRY.register(_collector)
 
 
-def watch(scheduler, breakers: dict, cache) -> None:
-    """Reports an orchestrator's queues, breakers and cache for as long as its scheduler
-    lives."""
-    _collector.orchestrators[scheduler] = (breakers, cache)
+def watch(scheduler, breakers: dict, cache, shared_queue=None) -> None:
+    """Reports an orchestrator's queues (the one replicas share too, if any), breakers and
+    cache for as long as its scheduler lives."""
+    _collector.orchestrators[scheduler] = (breakers, cache, shared_queue)

@@ -73,16 +73,20 @@ class Runs:
         if feed:
             self._enqueue(run)
 
-    def resume(self, workflow: pb.Workflow, request_bytes: bytes, caller: str) -> None:
-        """Runs a workflow claimed from the store (PENDING again), under its original
-        deadline, whatever the queue's length."""
+    def resume(
+        self, workflow: pb.Workflow, request_bytes: bytes, caller: str, waited: float = 0.0
+    ) -> None:
+        """Runs a workflow claimed or taken from the store (PENDING), under its original
+        deadline, whatever the queue's length; `waited`: seconds it waited there."""
         request = pb.CreateWorkflowRequest.FromString(request_bytes)
         left = workflow.deadline.ToNanoseconds() / 1e9 - time.time()
         deadline = Deadline(time.monotonic() + left)
         ttl = self.cache_ttl(WORKFLOWS[workflow.type])
         key = self.keys.of(workflow, request, caller)
         run = Run(workflow, request, caller, deadline, key, ttl)
-        self.add(run)
+        self.active[workflow.workflow_id] = run
+        job = lambda: self._job(run)  # noqa: E731
+        self.scheduler.submit(workflow.workflow_id, job, priority=workflow.priority, waited=waited)
 
     def feed(self, runs: list[Run], parallelism: int) -> None:
         """Queues a batch's runs, at most `parallelism` of them unfinished at a time."""

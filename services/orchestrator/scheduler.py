@@ -109,14 +109,18 @@ class Scheduler:
             self._reserved[ticket.priority] -= 1
             self.queued_bytes -= ticket.size
 
-    def submit(self, key: str, job: Job, ticket: Ticket | None = None, *, priority=None) -> None:
-        """Queues `job` on a reserved place, or with `priority` and no limit (forced)."""
+    def submit(
+        self, key: str, job: Job, ticket: Ticket | None = None, *, priority=None, waited=0.0
+    ) -> None:
+        """Queues `job` on a reserved place, or with `priority` and no limit (forced);
+        `waited`: seconds it already waited elsewhere (the shared queue), which count in
+        its wait."""
         size = 0
         if ticket is not None:
             self.release(ticket)
             priority, size = ticket.priority, ticket.size
         self.queued_bytes += size
-        self._queues[priority].append(_Entry(key, priority, job, self.clock(), size))
+        self._queues[priority].append(_Entry(key, priority, job, self.clock() - waited, size))
         self._ready.release()
 
     def remove(self, key: str) -> bool:

@@ -20,6 +20,7 @@ import time
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.errors import Overloaded
+from services.common.loops import Repeat
 from services.orchestrator.recovery import Leases
 from services.orchestrator.runs import Runs
 from services.orchestrator.scheduler import Scheduler
@@ -30,6 +31,7 @@ log = logging.getLogger("aiorch.orchestrator")
 # How often an idle replica looks for work nobody told it of (a notice lost while its
 # connection to the store was down).
 POLL_SECONDS = 0.5
+DEPTH_SECONDS = 5.0  # how often the queue's depth is read for the metrics
 
 
 class SharedQueue:
@@ -51,12 +53,18 @@ class SharedQueue:
         self._wake = asyncio.Event()
         self._more = True  # there may be work to take
         self._task: asyncio.Task | None = None
+        # Workflows waiting, by priority, across replicas (as last read; every replica
+        # reports the same figure, so a dashboard takes its max, not its sum).
+        self.depth: dict[int, int] = {}
+        self._depth = Repeat("shared-queue-depth", DEPTH_SECONDS, self._read_depth)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._take(), name="shared-queue")
+        self._depth.start(first_in=0.0)
 
     async def stop(self) -> None:
         """Takes no more work (what waits stays queued for the other replicas)."""
+        await self._depth.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -95,9 +103,12 @@ class SharedQueue:
         """A workflow of this replica ended: a worker may be idle."""
         self._wake.set()
 
+    async def _read_depth(self) -> None:
+        self.depth = await self.store.queued()
+
     async def _retry_after(self, priority: int) -> float:
         """Seconds until the replicas have likely run what waits ahead of one more."""
-        queued = await self.store.queued()
+        queued = self.depth = await self.store.queued()
         ahead = sum(count for p, count in queued.items() if p >= priority)
         per_second = self.scheduler.workers / max(self.scheduler.mean_run_seconds, 0.05)
         return float(min(60, max(1, math.ceil(ahead / (per_second * self.replicas)))))
@@ -115,8 +126,10 @@ class SharedQueue:
                     await asyncio.sleep(POLL_SECONDS)
                     continue
                 self._more = len(taken) == room  # a full take: more may wait
-                for workflow, request, caller, _ in taken:
-                    self.runs.resume(workflow, request, caller)
+                now = time.time()
+                for workflow, request, caller, queued_at in taken:
+                    waited = max(0.0, now - queued_at / 1000)
+                    self.runs.resume(workflow, request, caller, waited)
                 continue
             if not self._wake.is_set():
                 try:

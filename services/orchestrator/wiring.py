@@ -117,7 +117,7 @@ async def open_orchestrator(
     validate = partial(validate_create, settings=settings)
     orchestrator = Orchestrator(intake, runs, leases, store, events, validate)
     breakers = {name: service.breaker for name, service in services.items()}
-    metrics.watch(scheduler, breakers, cache)
+    metrics.watch(scheduler, breakers, cache, queue)
     await orchestrator.start()
     stack.push_async_callback(orchestrator.stop)
     retention = Repeat("workflow-retention", 3600.0, partial(_prune, store, settings))

@@ -14,6 +14,7 @@ import uuid
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database
@@ -122,10 +123,14 @@ async def test_the_queue_is_bounded_across_replicas(tmp_path, postgres_url):
         high = await stubs[1].CreateWorkflow(
             request(wait=False, use_cache=False, priority=pb.PRIORITY_HIGH)
         )
+        depth = REGISTRY.get_sample_value(
+            "aiorch_orchestrator_shared_queue_depth", {"priority": "normal"}
+        )
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "across replicas" in caught.value.details()
     assert int(dict(caught.value.trailing_metadata())["retry-after"]) >= 1
     assert high.workflow.status == pb.WORKFLOW_STATUS_PENDING  # its own queue has room
+    assert depth == 2  # as the refusal read it
 
 
 async def _running_where(postgres_url, stubs, fake, **create) -> tuple[str, object, object]:

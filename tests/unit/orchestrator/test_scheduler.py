@@ -137,3 +137,17 @@ async def test_the_bytes_waiting_are_bounded_as_well_as_their_count():
     assert s.queued_bytes == 0  # running work is no longer waiting
     s.reserve(HIGH, 900)
     await s.stop(1)
+
+
+async def test_a_job_that_waited_elsewhere_counts_that_wait():
+    s = scheduler()
+    s.start()
+    done = asyncio.Event()
+
+    async def job():
+        done.set()
+
+    s.submit("taken", job, priority=NORMAL, waited=2.5)
+    await asyncio.wait_for(done.wait(), 1)
+    assert 2.5 <= s.waits[NORMAL][-1] < 3.0
+    await s.stop(0)
