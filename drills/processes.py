@@ -217,6 +217,7 @@ def running_suite(
         "AIORCH_REDIS_URL": redis.url,
         "AIORCH_ACTIVITY_KEY": secrets.token_hex(32),
         "AIORCH_ORCHESTRATOR_REPLICAS": str(counts["orchestrator"]),
+        "AIORCH_MONITOR_REPLICAS": str(counts["monitor"]),
         # A restarted orchestrator takes over its earlier life's work at once.
         "AIORCH_ORCHESTRATOR_NODE": "drill-orchestrator",
         "AIORCH_LOG_LEVEL": "WARNING",
