@@ -29,6 +29,7 @@ at commit and are best effort: a listener that was away falls back on polls and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from aiorch.v1 import orchestrator_pb2 as pb
@@ -93,8 +94,8 @@ class WorkflowStore:
         now = workflow.created_at.ToJsonString()
         sql = (
             "INSERT INTO workflows (workflow_id, type, status, created_at, updated_at, record,"
-            " caller, idempotency_key, request, owner, lease_until)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " caller, idempotency_key, request, owner, lease_until, priority)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         )
         args = (
             workflow.workflow_id,
@@ -108,6 +109,7 @@ class WorkflowStore:
             request,
             owner,
             lease_until,
+            workflow.priority,
         )
         if not idempotency_key:  # a fresh UUID conflicts with nothing: the cheaper statement
             await self.db.execute(sql, *args)
@@ -189,8 +191,23 @@ class WorkflowStore:
             held.update(row[0] for row in rows)
         return set(ids) - held
 
-    async def release(self, owner: str) -> None:
-        """Gives up `owner`'s leases at once, so the next orchestrator need not wait."""
+    async def release(self, owner: str, now: int = 0) -> None:
+        """Gives up `owner`'s leases at once, so the next orchestrator need not wait. On
+        PostgreSQL its PENDING workflows (handed back by a stop) go to the shared queue,
+        as queued at `now` (epoch milliseconds), for an idle replica to take at once."""
+        if self.db.dialect == "postgresql":
+            await self.db.execute(
+                "WITH queued AS (UPDATE workflows SET lease_until = 0, owner = '',"
+                f" queued_at = $1 WHERE owner = $2 AND status = {pb.WORKFLOW_STATUS_PENDING}"
+                " RETURNING workflow_id),"
+                " released AS (UPDATE workflows SET lease_until = 0"
+                f" WHERE owner = $3 AND status = {pb.WORKFLOW_STATUS_RUNNING})"
+                f" SELECT pg_notify('{QUEUED}', '') WHERE EXISTS (SELECT 1 FROM queued)",
+                now or int(time.time() * 1000),
+                owner,
+                owner,
+            )
+            return
         await self.db.execute(
             f"UPDATE workflows SET lease_until = 0 WHERE owner = $1 AND status IN {_UNFINISHED}",
             owner,

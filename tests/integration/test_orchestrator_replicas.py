@@ -224,3 +224,29 @@ async def test_identical_requests_on_different_replicas_compute_once(
     assert {w.result.classification.label for w in workflows} == {"finance"}
     assert fake.calls["Classify"] == 1
     assert sum(w.cached for w in workflows) == 5  # all but the one that computed it
+
+
+async def test_work_a_stopping_replica_hands_back_is_taken_by_another_at_once(
+    tmp_path, postgres_url
+):
+    fake = FakeCapabilities(delay=1.0)
+    async with contextlib.AsyncExitStack() as stack:
+        addr = await start_fakes(stack, fake)
+        # Leases claimed every 7.5 s: only the shared queue can move the work sooner.
+        settings = fake_settings(
+            tmp_path, addr, database_url=postgres_url, workflow_lease_seconds=30
+        )
+        stopping = contextlib.AsyncExitStack()
+        _, first, _ = await start_orchestrator(stopping, settings, orchestrator_node="a")
+        accepted = (await first.CreateWorkflow(request(wait=False, use_cache=False))).workflow
+        await _until(lambda: fake.active["Classify"] == 1)
+        _, second, _ = await start_orchestrator(stack, settings, orchestrator_node="b")
+        await stopping.aclose()
+        stopped = time.perf_counter()
+        await _until(lambda: fake.calls["Classify"] == 2, timeout=5)
+        taken_after = time.perf_counter() - stopped
+        done = await finished(second, accepted.workflow_id)
+        [owner] = await _owners(postgres_url)
+    assert taken_after < 1.0
+    assert done.status == pb.WORKFLOW_STATUS_SUCCEEDED
+    assert owner == "b"
