@@ -143,13 +143,20 @@ class Intake:
         if not wait or record.is_final(workflow.status):
             return workflow
         limit = Deadline.within(3600).earliest(rpc_remaining)
-        while not record.is_final(workflow.status) and not limit.expired:
-            run = self.runs.active.get(workflow.workflow_id)
-            if run is not None:
-                try:
-                    return await asyncio.wait_for(asyncio.shield(run.done), limit.remaining())
-                except TimeoutError:
-                    break
-            await asyncio.sleep(min(WATCH_POLL_SECONDS, limit.remaining()))
-            workflow = await self.runs.read(workflow.workflow_id)
+        # Run by another replica: its changes come as events (see notices.py), and a
+        # poll stands in when the store sends none (SQLite).
+        events = self.runs.events.subscribe(workflow.workflow_id)
+        try:
+            while not record.is_final(workflow.status) and not limit.expired:
+                run = self.runs.active.get(workflow.workflow_id)
+                if run is not None:
+                    try:
+                        return await asyncio.wait_for(asyncio.shield(run.done), limit.remaining())
+                    except TimeoutError:
+                        break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(events.get(), min(WATCH_POLL_SECONDS, limit.remaining()))
+                workflow = await self.runs.read(workflow.workflow_id)
+        finally:
+            self.runs.events.unsubscribe(workflow.workflow_id, events)
         return workflow

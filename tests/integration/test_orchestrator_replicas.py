@@ -250,3 +250,23 @@ async def test_work_a_stopping_replica_hands_back_is_taken_by_another_at_once(
     assert taken_after < 1.0
     assert done.status == pb.WORKFLOW_STATUS_SUCCEEDED
     assert owner == "b"
+
+
+async def test_a_repeated_key_on_another_replica_answers_as_soon_as_the_first_ends(
+    tmp_path, postgres_url, monkeypatch
+):
+    # No poll: only the store's notification can tell the waiting replica of the end.
+    monkeypatch.setattr("services.orchestrator.intake.WATCH_POLL_SECONDS", 60.0)
+    fake = FakeCapabilities(delay=0.5)
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(stack, tmp_path, postgres_url, fake)
+        key = request(idempotency_key="once", use_cache=False)
+        first = asyncio.ensure_future(stubs[0].CreateWorkflow(key, timeout=10))
+        await _until(lambda: fake.active["Classify"] == 1)
+        again = (await stubs[1].CreateWorkflow(key, timeout=10)).workflow
+        answered = time.time()
+        first = (await first).workflow
+    assert again.workflow_id == first.workflow_id
+    assert again.status == pb.WORKFLOW_STATUS_SUCCEEDED
+    assert answered - again.finished_at.ToNanoseconds() / 1e9 < 0.3
+    assert fake.calls["Classify"] == 1
