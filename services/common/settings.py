@@ -180,7 +180,9 @@ class Settings(BaseSettings):
     hybrid_timeout_seconds: float = Field(default=60.0, gt=0)
     embedding_timeout_seconds: float = Field(default=15.0, gt=0)
     # Workflows run by this many workers, fed from one bounded queue per priority; a full
-    # queue answers RESOURCE_EXHAUSTED.
+    # queue answers RESOURCE_EXHAUSTED. On PostgreSQL async work waits in a queue all
+    # replicas share, and these sizes bound it across them (sync work, and a batch's items,
+    # wait in the replica that took them, bounded there).
     orchestrator_workers: int = Field(default=8, gt=0)
     queue_size_high: int = Field(default=100, ge=0)
     queue_size_normal: int = Field(default=200, ge=0)

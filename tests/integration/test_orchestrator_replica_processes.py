@@ -154,10 +154,10 @@ async def test_two_replicas_share_work_cancel_across_and_survive_one_killed(
         before = await _owners(db, *accepted)
         a.send_signal(signal.SIGKILL)
         await asyncio.wait_for(a.wait(), 10)
+        # Taken by a and unfinished (RUNNING, or PENDING with its start not written yet).
+        unfinished = (pb.WORKFLOW_STATUS_PENDING, pb.WORKFLOW_STATUS_RUNNING)
         running_on_a = [
-            wid
-            for wid, (node, status) in before.items()
-            if node == "a" and status == pb.WORKFLOW_STATUS_RUNNING
+            wid for wid, (node, status) in before.items() if node == "a" and status in unfinished
         ]
         ended = [await finished(stub_b, wid, timeout=60) for wid in accepted]
         after = await _owners(db, *accepted)
