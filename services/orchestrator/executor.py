@@ -124,9 +124,9 @@ class Executor:
                 await self._steps(run.workflow, run.request, run.deadline)
                 await self._conclude(run)
             elif (flight := self.cache.flight(run.key)) is None:
-                await self._lead(run)
+                await self._lead(run, run.key)
             elif not await self._join(workflow, flight, run.deadline):
-                await self._lead(run, alone=True)
+                await self._lead(run, run.key, alone=True)
         except asyncio.CancelledError:
             # Cancelled by CancelWorkflow, by a sync caller that went away, or by a stop:
             # record it rather than leave the workflow RUNNING.
@@ -139,13 +139,15 @@ class Executor:
         self.events.publish(workflow)
         return workflow
 
-    async def _lead(self, run: Run, alone: bool = False) -> None:
-        """Computes the run's result, unless the cache has it or another replica computes
-        it now (then waits for that); identical requests here meanwhile wait for this one.
-        `alone`: the identical request this one waited for failed; no more waiting."""
-        workflow, key = run.workflow, run.key
+    async def _lead(self, run: Run, key: str, alone: bool = False) -> None:
+        """Computes the run's result (its cache key: `key`), unless the cache has it or
+        another replica computes it now (then waits for that); identical requests here
+        meanwhile wait for this one. `alone`: the identical request this one waited for
+        failed; no more waiting."""
+        workflow = run.workflow
         with self.cache.lead(key) as shared:
-            value, marker = None, ""
+            value: bytes | None = None
+            marker: str | None = ""
             if not alone:
                 value, marker = await self.cache.look_or_claim(key)
             if value is None and marker is None:  # another replica computes it
