@@ -46,9 +46,11 @@ async def analyze(
     embed: Embed,
     meeting: date | None = None,
     examples: ExampleCache | None = None,
+    length: summary.Length | None = None,
 ) -> Analysis:
-    """Every finding of `transcript`; `examples` keeps the modules' example vectors between
-    calls (without it they are embedded with every transcript)."""
+    """Every finding of `transcript`, its summary as long as `length` asks; `examples` keeps
+    the modules' example vectors between calls (without it they are embedded with every
+    transcript)."""
     # Splitting and the analysis proper are CPU work of tens of milliseconds on a long
     # meeting: keep them off the event loop.
     sentences = await asyncio.to_thread(split, transcript)
@@ -65,11 +67,17 @@ async def analyze(
         ],
         cache=examples,
     )
-    return await asyncio.to_thread(_findings, transcript, sentences, vectors, meeting)
+    return await asyncio.to_thread(
+        _findings, transcript, sentences, vectors, meeting, length or summary.Length()
+    )
 
 
 def _findings(
-    transcript: Transcript, sentences: list[Sentence], vectors: Vectors, meeting: date | None
+    transcript: Transcript,
+    sentences: list[Sentence],
+    vectors: Vectors,
+    meeting: date | None,
+    length: summary.Length,
 ) -> Analysis:
     people = People(transcript)
     content = [s for s in sentences if s.words >= CONTENT_WORDS]
@@ -90,7 +98,7 @@ def _findings(
         decisions=decisions.extract(sentences, vectors),
         questions=[q for q in asked if q.sentence.index not in requests],
         topics=topics.describe(content, spans, len(transcript.segments) - 1, exclude),
-        summary=summary.summarize(content, matrix, groups, summary.word_budget(meeting_words)),
+        summary=summary.summarize(content, matrix, groups, length.budget(meeting_words)),
         tokens=vectors.tokens,
         model=vectors.model,
     )

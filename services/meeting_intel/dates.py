@@ -17,7 +17,7 @@ import calendar
 import re
 from datetime import date, datetime, timedelta
 
-import dateparser
+import dateparser  # type: ignore[import-untyped]  # ships no type information
 
 from services.common.errors import InvalidInput
 

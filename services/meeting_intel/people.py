@@ -19,6 +19,10 @@ _NOT_NAMES_TEXT = """
     thursday friday saturday sunday january february march april may june july august
     september october november december"""
 NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+# Words before a name that are not the name: "Hon. Ahmed Hussen", "Dr. Ann Lee".
+_TITLES_TEXT = "mr mr. mrs mrs. ms ms. miss dr dr. prof prof. hon hon. rt. right sir dame madam the"
+TITLES = frozenset(_TITLES_TEXT.split())
+_ROLE = re.compile(r"\s*\([^()]*\)")  # "(Minister of ...)", "(Markham, CPC)"
 # A name as transcripts write one: "Bob", "Mary-Ann", an anonymised "[PERSON3]".
 NAME = r"\[[A-Z][A-Za-z]*\d*\]|[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _MENTION = re.compile(rf"(?<![\w\[])({NAME})(?![\w\]])")
@@ -34,15 +38,18 @@ _VOCATIVE_END = re.compile(rf",\s*({NAME})\s*[?.!]*$")
 class People:
     def __init__(self, transcript: Transcript):
         self.transcript = transcript
-        self.speakers = list(dict.fromkeys(s.speaker for s in transcript.segments))
+        self.speakers = list(dict.fromkeys(s.speaker for s in transcript.spoken))
         self._lookup: dict[str, str] = {}
         for speaker in self.speakers:
             if speaker == UNKNOWN_SPEAKER:
                 continue
             self._lookup[speaker.casefold()] = speaker
+            # "Hon. Ahmed Hussen (Minister of ...)" is also "Ahmed Hussen", and "Ahmed".
+            bare = _ROLE.sub("", speaker).strip()
+            names = [word for word in bare.split() if word.casefold() not in TITLES] or [bare]
+            self._lookup.setdefault(" ".join(names).casefold(), speaker)
             # "Bob" names the speaker "Bob Smith" unless another speaker is a Bob too.
-            first = speaker.split()[0].casefold()
-            self._lookup.setdefault(first, speaker)
+            self._lookup.setdefault(names[0].casefold(), speaker)
 
     def canonical(self, name: str) -> str:
         """A speaker's name as the transcript gives it, or the name as said."""
@@ -90,6 +97,6 @@ class People:
             return named[0]
         for index in [*range(segment + 1, len(segments)), *range(segment - 1, -1, -1)]:
             other = segments[index].speaker
-            if other != speaker and other != UNKNOWN_SPEAKER:
+            if other != speaker and other != UNKNOWN_SPEAKER and segments[index].text:
                 return other
         return ""

@@ -23,17 +23,18 @@ def speaker_stats(transcript: Transcript) -> list[SpeakerStats]:
     word_counts: dict[str, int] = {}
     seconds: dict[str, float] = {}
     previous = None
-    for segment in transcript.segments:
+    timed = transcript.timed
+    for segment in transcript.spoken:  # an empty turn neither counts nor splits a turn
         name = segment.speaker
         if name != previous:
             turns[name] = turns.get(name, 0) + 1
         previous = name
         word_counts[name] = word_counts.get(name, 0) + words(segment.text)
-        if transcript.timed:
+        if timed and segment.start is not None and segment.end is not None:
             seconds[name] = seconds.get(name, 0.0) + max(0.0, segment.end - segment.start)
     total_seconds = sum(seconds.values())
     total_words = sum(word_counts.values())
-    by_time = transcript.timed and total_seconds > 0
+    by_time = timed and total_seconds > 0
     stats = [
         SpeakerStats(
             name=name,

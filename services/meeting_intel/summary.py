@@ -4,14 +4,20 @@ Candidates are statements (not questions) of at least MIN_WORDS words. A sentenc
 centrality is its mean cosine similarity to the other sentences of its topic, so each
 subject is summarised in its own terms rather than only the one that took longest.
 Sentences are then picked by Maximal Marginal Relevance: the most central first, each next
-one's centrality reduced by its similarity to those already picked, until a word budget
-that grows with the meeting. They come back in the order they were said.
+one's centrality reduced by its similarity to those already picked, while they fit in a
+word budget: the caller's (`Length`: words, or a share of the meeting's words) or one that
+grows with the meeting. Only whole sentences are quoted, in their clean form (no fillers,
+stutters or markup), so a summary may fall short of its budget by less than a sentence;
+when no sentence fits, it is the shortest one. They come back in the order they were said.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from services.common.errors import InvalidInput
 from services.meeting_intel.sentences import Sentence
 
 MIN_WORDS = 8
@@ -19,7 +25,33 @@ MIN_WORDS = 8
 BUDGET_SHARE = 0.04
 MIN_BUDGET = 40
 MAX_BUDGET = 300
+MAX_WORDS = 5000  # the longest summary a caller may ask for
 RELEVANCE_WEIGHT = 0.7  # MMR: 1 ranks by centrality alone, 0 by novelty alone
+
+
+@dataclass(frozen=True)
+class Length:
+    """How long a summary should be: `words`, or `ratio` of the meeting's words, or (both
+    unset) the default budget."""
+
+    words: int | None = None
+    ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.words is not None and self.ratio is not None:
+            raise InvalidInput("summary_words", "give summary_words or summary_ratio, not both")
+        if self.words is not None and not 1 <= self.words <= MAX_WORDS:
+            raise InvalidInput("summary_words", f"is {self.words}, not within 1..{MAX_WORDS}")
+        if self.ratio is not None and not 0 < self.ratio <= 1:
+            raise InvalidInput("summary_ratio", f"is {self.ratio}, not more than 0 and at most 1")
+
+    def budget(self, meeting_words: int) -> int:
+        """The summary's word budget for a meeting of `meeting_words` words."""
+        if self.words is not None:
+            return self.words
+        if self.ratio is not None:
+            return max(1, round(meeting_words * self.ratio))
+        return word_budget(meeting_words)
 
 
 def word_budget(meeting_words: int) -> int:
@@ -51,8 +83,11 @@ def summarize(
         pool = [max(range(len(sentences)), key=lambda i: sentences[i].words)]
     chosen: list[int] = []
     words = 0
-    remaining = list(pool)
-    while remaining and words < budget:
+    # A budget shorter than every sentence still gets one: the shortest.
+    remaining = [i for i in pool if sentences[i].words <= budget] or [
+        min(pool, key=lambda i: sentences[i].words)
+    ]
+    while remaining:
         if chosen:
             redundancy = (vectors[remaining] @ vectors[chosen].T).max(axis=1)
         else:
@@ -61,4 +96,6 @@ def summarize(
         best = remaining.pop(int(np.argmax(marginal)))
         chosen.append(best)
         words += sentences[best].words
+        # Whole sentences only: what no longer fits is passed over for shorter ones.
+        remaining = [i for i in remaining if words + sentences[i].words <= budget]
     return [sentences[i] for i in sorted(chosen)]

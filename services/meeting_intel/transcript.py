@@ -44,15 +44,25 @@ class Transcript:
 
     @property
     def timed(self) -> bool:
-        return all(s.start is not None and s.end is not None for s in self.segments)
+        return all(s.start is not None and s.end is not None for s in self.spoken)
+
+    @property
+    def spoken(self) -> list[Segment]:
+        """The segments with something said in them."""
+        return [s for s in self.segments if s.text]
 
 
 _TIME = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
 _CUE_TIMING = re.compile(rf"^\s*({_TIME})\s*-->\s*({_TIME})")
 _PERSON_LINE = re.compile(r"^\(([^()\n]{1,60})\)\s*(.*)$")
 # A name before a colon: one word, or up to four capitalised ones ("Dr. Ann Lee",
-# "Speaker 2"), so "So the plan is: ..." inside a turn does not start a new one.
-_NAME = r"\[?[^\W\d][\w.'\-]*\]?(?:\s+[A-Z0-9\[][\w.'\-\]]*){0,3}"
+# "Speaker 2", "Hon. Ahmed Hussen"), so "So the plan is: ..." inside a turn does not start
+# a new one; a role or riding in parentheses may follow ("Hon. Ahmed Hussen (Minister of
+# Families, Children and Social Development)", "The Chair (Mr. Bob Saroya)").
+_NAME = (
+    r"\[?[^\W\d][\w.'\-]*\]?(?:\s+[A-Z0-9\[][\w.'\-\]]*){0,3}"
+    r"(?:\s*\([^()\n]{1,120}\))?"
+)
 _SPEAKER_LINE = re.compile(rf"^(?:\[?({_TIME})\]?\s+)?({_NAME})\s*:\s+(\S.*)$")
 _VOICE = re.compile(r"<v(?:\.[\w.]+)?\s+([^>]+)>")
 _TAG = re.compile(r"</?[^>]+>")
@@ -73,15 +83,21 @@ def parse_text(text: str) -> Transcript:
 
 
 def from_items(items: Sequence[dict], field: str = "segments") -> list[Segment]:
-    """Segments from mappings with speaker, start, end and text; each problem named."""
+    """Segments from mappings with speaker, start, end and text; each problem named.
+
+    A turn with nothing said (a pause a recogniser wrote down, a blank row of a spreadsheet)
+    is kept with empty text, so that indices still point at the caller's segments, and the
+    analysis passes over it; one such turn does not make the meeting unreadable."""
     segments = []
     for i, item in enumerate(items):
         name = f"{field}[{i}]"
         if not isinstance(item, dict):
             raise InvalidInput(name, "must be an object with speaker, start, end and text")
         text = item.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInput(f"{name}.text", "must not be empty")
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise InvalidInput(f"{name}.text", "must be a string")
         speaker = item.get("speaker") or ""
         if not isinstance(speaker, str):
             raise InvalidInput(f"{name}.speaker", "must be a string")
@@ -92,8 +108,9 @@ def from_items(items: Sequence[dict], field: str = "segments") -> list[Segment]:
         segments.append(Segment(_speaker(speaker), text.strip(), start, end))
     if not segments:
         raise InvalidInput(field, FORMATS_HINT)
-    # Times are all or nothing: a transcript with a few untimed segments is untimed.
-    if any(s.start is None or s.end is None for s in segments):
+    # Times are all or nothing: a transcript with a few untimed turns is untimed (an empty
+    # turn's times do not matter).
+    if any(s.text and (s.start is None or s.end is None) for s in segments):
         segments = [Segment(s.speaker, s.text) for s in segments]
     return segments
 
@@ -155,10 +172,10 @@ def _cues(body: str) -> list[Segment]:
     segments = []
     for block in re.split(r"\n\s*\n", body.replace("\r\n", "\n")):
         lines = [line for line in block.strip().split("\n") if line.strip()]
-        timing = next((i for i, line in enumerate(lines) if _CUE_TIMING.match(line)), None)
-        if timing is None:
+        timings = ((i, m) for i, line in enumerate(lines) if (m := _CUE_TIMING.match(line)))
+        if (found := next(timings, None)) is None:
             continue
-        start, end = _CUE_TIMING.match(lines[timing]).groups()
+        timing, (start, end) = found[0], found[1].groups()
         raw = " ".join(lines[timing + 1 :])
         voice = _VOICE.search(raw)
         text = " ".join(_TAG.sub("", raw).split())

@@ -47,16 +47,42 @@ async def test_a_request_is_owned_by_the_person_called_by_name_or_else_by_who_an
     ]
 
 
-async def test_team_commitments_have_no_owner_and_explicit_markers_need_no_check(prepare):
+async def test_team_commitments_without_an_owner_are_dropped_and_markers_need_no_check(prepare):
     found = await items(
         prepare,
         "Ann: We need to fix the login bug before the release.\n"
-        "Bob: Action item for me: write the migration guide.",
+        "Bob: Action item for me: write the migration guide.\n"
+        "Cara: Action item: update the changelog.",
+    )
+    assert [(i.owner, i.task) for i in found] == [("Bob", "Write the migration guide")]
+
+
+async def test_a_task_that_says_nothing_checkable_is_not_an_action_item(prepare):
+    found = await items(
+        prepare,
+        "Ann: Bob, can you share the screen?\nBob: I'll do it all again.\n"
+        "Ann: I will tell them.\nBob: I'll send the signed contract to the lawyer.",
+    )
+    assert [(i.owner, i.task) for i in found] == [("Bob", "Send the signed contract to the lawyer")]
+
+
+async def test_one_owners_task_said_again_in_other_words_is_one_item(prepare):
+    found = await items(
+        prepare,
+        "Ann: I will send the quarterly budget report to the board.\nBob: Good.\n"
+        "Ann: I'll send the board our quarterly budget report.\n"
+        "Bob: I will send the quarterly budget report to the auditors too.",
     )
     assert [(i.owner, i.task) for i in found] == [
-        ("", "Fix the login bug before the release"),
-        ("Bob", "Write the migration guide"),
+        ("Ann", "Send the quarterly budget report to the board"),
+        ("Bob", "Send the quarterly budget report to the auditors too"),
     ]
+
+
+def test_content_words_leave_out_the_verb_pronouns_and_particles():
+    assert action_items.content_words("Send you that") == set()
+    assert action_items.content_words("Email all of them") == set()
+    assert action_items.content_words("Check the list of figures") == {"list", "figures"}
 
 
 async def test_look_alikes_of_commitments_are_not_action_items(prepare):

@@ -23,3 +23,17 @@ def test_the_addressee_is_the_person_called_else_the_next_other_speaker():
     assert PEOPLE.addressee(0, "Could you do it, Maria?") == "Maria"
     assert PEOPLE.addressee(0, "Honestly, can you do it?") == "Bob"
     assert PEOPLE.addressee(2, "Can you do it?") == "Bob"  # nobody after: who spoke before
+
+
+def test_a_titled_speaker_with_a_role_is_found_by_name_and_first_name():
+    people = People(
+        parse_text(
+            "Hon. Ahmed Hussen (Minister of Families, Children and Social Development): Thanks."
+            "\nMs. Ann Lee: Ahmed, can you send the figures?"
+        )
+    )
+    minister = "Hon. Ahmed Hussen (Minister of Families, Children and Social Development)"
+    assert people.canonical("Ahmed") == minister
+    assert people.canonical("Ahmed Hussen") == minister
+    assert people.canonical("Ann") == "Ms. Ann Lee"
+    assert people.addressee(1, "Ahmed, can you send the figures?") == minister

@@ -24,3 +24,16 @@ def test_sentences_keep_their_segment_and_speaker_and_the_words_as_said():
 def test_a_sentence_of_fillers_only_is_dropped():
     sentences = split(parse_text("Ann: Ehm. Uh. The budget is fine."))
     assert [s.clean for s in sentences] == ["The budget is fine."]
+
+
+def test_transcript_markup_fillers_and_repeated_words_are_gone_from_the_clean_form():
+    said = (
+        "Um, the User Interface Designer and {disfmarker} And the bulb {vocalsound} uh will"
+        " be {pause} somewhere inside and and {gap} near the top."
+    )
+    assert (
+        clean(said)
+        == "The User Interface Designer and the bulb will be somewhere inside and near the top."
+    )
+    [sentence] = split(parse_text(f"Ann: {said}"))
+    assert "{" not in sentence.text and "{" not in sentence.clean

@@ -25,3 +25,18 @@ def test_share_is_by_time_when_the_transcript_is_timed_and_most_talk_comes_first
     assert [s.name for s in stats] == ["Bob", "Ann"]
     assert stats[0].talk_share == pytest.approx(0.75)
     assert stats[0].talk_seconds == 6.0
+
+
+def test_an_empty_turn_neither_counts_nor_splits_a_turn():
+    transcript = Transcript(
+        [
+            Segment("Ann", "One two three.", 0.0, 3.0),
+            Segment("Bob", "", 3.0, 3.0),
+            Segment("Ann", "Four.", 3.0, 4.0),
+            Segment("Bob", "Five six.", 4.0, 6.0),
+        ],
+        "segments",
+    )
+    stats = {s.name: s for s in speaker_stats(transcript)}
+    assert (stats["Ann"].turns, stats["Ann"].talk_seconds) == (1, 4.0)
+    assert (stats["Bob"].turns, stats["Bob"].words) == (1, 2)

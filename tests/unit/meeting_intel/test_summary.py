@@ -1,3 +1,6 @@
+import pytest
+
+from services.common.errors import InvalidInput
 from services.meeting_intel import summary
 from services.meeting_intel.sentences import split
 from services.meeting_intel.transcript import parse_text
@@ -35,3 +38,38 @@ def test_centrality_is_measured_within_each_topic():
     scores = summary.centrality(vectors, [0, 0, 1, 1])
     assert scores[0] == scores[1] == 1.0
     assert np.allclose([scores[2], scores[3]], 0.8)
+
+
+async def test_a_summary_of_whole_sentences_fits_the_words_asked_for(embed):
+    sentences = split(parse_text(TEXT))
+    vectors, _, _ = await embed([s.clean for s in sentences])
+    for budget in (15, 30, 45):
+        chosen = summary.summarize(sentences, vectors, [0] * len(sentences), budget)
+        assert chosen and sum(s.words for s in chosen) <= budget
+        assert all(s in sentences for s in chosen)  # whole sentences, as cleaned
+    # Shorter than every sentence: the shortest one, not nothing.
+    [only] = summary.summarize(sentences, vectors, [0] * len(sentences), budget=3)
+    assert only.words == min(s.words for s in sentences if s.words >= summary.MIN_WORDS)
+
+
+def test_a_length_is_words_or_a_share_of_the_meeting_or_the_default():
+    assert summary.Length(words=120).budget(10_000) == 120
+    assert summary.Length(ratio=0.05).budget(10_000) == 500
+    assert summary.Length(ratio=0.001).budget(100) == 1
+    assert summary.Length().budget(5000) == summary.word_budget(5000)
+
+
+@pytest.mark.parametrize(
+    ("words", "ratio", "field"),
+    [
+        (0, None, "summary_words"),
+        (summary.MAX_WORDS + 1, None, "summary_words"),
+        (None, 0.0, "summary_ratio"),
+        (None, 1.5, "summary_ratio"),
+        (50, 0.1, "summary_words"),
+    ],
+)
+def test_a_length_out_of_range_is_rejected_naming_its_field(words, ratio, field):
+    with pytest.raises(InvalidInput) as caught:
+        summary.Length(words=words, ratio=ratio)
+    assert caught.value.violations[0].field == field

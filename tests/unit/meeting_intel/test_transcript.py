@@ -88,7 +88,7 @@ def test_request_segments_without_times_are_untimed():
         ("Just prose. No speakers anywhere.", "transcript"),
         ("WEBVTT\n\nNOTE nothing here\n", "transcript"),
         (
-            '[{"speaker": "Ann", "text": "Hi."}, {"speaker": "Bob", "text": " "}]',
+            '[{"speaker": "Ann", "text": "Hi."}, {"speaker": "Bob", "text": 5}]',
             "transcript[1].text",
         ),
         ('[{"speaker": "Ann", "text": "Hi.", "start": -1}]', "transcript[0].start"),
@@ -104,5 +104,34 @@ def test_unreadable_transcripts_are_rejected_naming_the_field(text, field):
 
 def test_a_bad_request_segment_is_named_by_its_index():
     with pytest.raises(InvalidInput) as caught:
-        from_segments([{"speaker": "Ann", "text": "Hi."}, {"speaker": "Bob", "text": ""}])
-    assert caught.value.violations[0].field == "segments[1].text"
+        from_segments([{"speaker": "Ann", "text": "Hi."}, {"speaker": "Bob", "start": -2}])
+    assert caught.value.violations[0].field == "segments[1].start"
+
+
+def test_an_empty_turn_is_kept_in_place_but_not_spoken_and_times_ignore_it():
+    transcript = from_segments(
+        [
+            {"speaker": "Ann", "text": "Hi all.", "start": 0, "end": 2},
+            {"speaker": "Bob", "text": "  ", "start": 0, "end": 0},
+            {"speaker": "Bob", "text": None},
+            {"speaker": "Cara", "text": "Hello.", "start": 3, "end": 4},
+        ]
+    )
+    assert [s.text for s in transcript.segments] == ["Hi all.", "", "", "Hello."]
+    assert [s.speaker for s in transcript.spoken] == ["Ann", "Cara"]
+    assert transcript.timed
+
+
+@pytest.mark.parametrize(
+    "speaker",
+    [
+        "Hon. Ahmed Hussen (Minister of Families, Children and Social Development)",
+        "The Chair (Mr. Bob Saroya)",
+        "Ms. Jennifer O'Connell (Pickering—Uxbridge, Lib.)",
+        "Dr. Ann Lee",
+    ],
+)
+def test_a_speaker_with_a_title_or_a_role_in_parentheses_starts_a_turn(speaker):
+    transcript = parse_text(f"Ann: We begin.\n{speaker}: Thank you, Madam Chair.\nAnn: Good.")
+    assert [s.speaker for s in transcript.segments] == ["Ann", speaker, "Ann"]
+    assert transcript.segments[1].text == "Thank you, Madam Chair."
