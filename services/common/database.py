@@ -176,8 +176,9 @@ class Listener:
     """Calls `handlers[channel](payload)` for each notification on its channels, from
     `start` until `stop`, on one connection of its own (LISTEN holds a session, which a
     pooled connection must not). A connection lost (PostgreSQL restarted, a network cut,
-    a silent peer found by a ping) is opened again after `retry` seconds, for as long as
-    it takes; what was notified meanwhile is lost, so `on_reconnect` is called then, for
+    a silent peer found by a ping) is opened again after `retry` seconds, then after
+    twice as long each time it fails (up to `max_retry`), for as long as it takes; what
+    was notified meanwhile is lost, so `on_reconnect` is called then, for
     the caller to look at what it may have missed."""
 
     def __init__(
@@ -187,12 +188,14 @@ class Listener:
         on_reconnect: Callable[[], None] = lambda: None,
         *,
         retry: float = 0.5,
+        max_retry: float = 5.0,
         ping_seconds: float = 5.0,
     ):
         self.url = url
         self.handlers = handlers
         self.on_reconnect = on_reconnect
         self.retry = retry
+        self.max_retry = max_retry
         self.ping_seconds = ping_seconds
         self.pid: int | None = None  # the server process of the connection, while open
         self.listening = asyncio.Event()
@@ -212,6 +215,7 @@ class Listener:
         import asyncpg
 
         connected_before = False
+        pause = self.retry
         while True:
             connection = None
             try:
@@ -226,6 +230,7 @@ class Listener:
                     log.info("listening again", extra={"channels": list(self.handlers)})
                     self.on_reconnect()
                 connected_before = True
+                pause = self.retry
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), self.ping_seconds)
@@ -235,13 +240,16 @@ class Listener:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # OSError, asyncpg errors, TimeoutError
-                log.warning("listener connection lost", extra={"error": str(error)})
+                log.warning(
+                    "listener connection lost", extra={"error": str(error), "retry_s": pause}
+                )
             finally:
                 self.listening.clear()
                 self.pid = None
                 if connection is not None:
                     connection.terminate()
-            await asyncio.sleep(self.retry)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.max_retry)
 
 
 def _deliver(handler: Callable[[str], None]):

@@ -32,6 +32,7 @@ log = logging.getLogger("aiorch.orchestrator")
 # connection to the store was down).
 POLL_SECONDS = 0.5
 DEPTH_SECONDS = 5.0  # how often the queue's depth is read for the metrics
+MAX_PAUSE_SECONDS = 4.0  # the longest pause between tries while the store is away
 
 
 class SharedQueue:
@@ -114,17 +115,24 @@ class SharedQueue:
         return float(min(60, max(1, math.ceil(ahead / (per_second * self.replicas)))))
 
     async def _take(self) -> None:
+        failures = 0
         while True:
             room = self.scheduler.room()
             if room and self._more:
                 self._more = False
                 try:
                     taken = await self.store.take(self.leases.owner, self.leases.until(), room)
-                except Exception as error:  # the store away: try again after a pause
-                    log.warning("taking queued work failed", extra={"error": str(error)})
+                except Exception as error:  # the store away: try again, less and less often
+                    if not failures:
+                        log.warning("taking queued work failed", extra={"error": str(error)})
+                    failures += 1
                     self._more = True
-                    await asyncio.sleep(POLL_SECONDS)
+                    pause = min(POLL_SECONDS * 2**failures, MAX_PAUSE_SECONDS)
+                    with contextlib.suppress(TimeoutError):  # a notice (the store back) ends it
+                        await asyncio.wait_for(self._wake.wait(), pause)
+                    self._wake.clear()
                     continue
+                failures = 0
                 self._more = len(taken) == room  # a full take: more may wait
                 now = time.time()
                 for workflow, request, caller, queued_at in taken:
