@@ -31,6 +31,7 @@ from services.meeting_intel.dates import due_date
 from services.meeting_intel.people import People
 from services.meeting_intel.sentences import Sentence, split
 from services.meeting_intel.speakers import speaker_stats
+from services.meeting_intel.summary import Length
 from services.meeting_intel.transcript import Transcript
 
 SYSTEM = (
@@ -89,6 +90,14 @@ def chunk_schema(limit: int) -> dict:
 
 
 SUMMARY_SCHEMA = _object({"summary": _text(SUMMARY_CHARS, 1)})
+CHARS_PER_WORD = 8  # room in the schema for a summary of a given length in words
+
+
+def summary_schema(words: int | None = None) -> dict:
+    """The reduce step's schema; room for `words` words when the caller chose a length."""
+    if words is None:
+        return SUMMARY_SCHEMA
+    return _object({"summary": _text(max(SUMMARY_CHARS, words * CHARS_PER_WORD), 1)})
 
 
 def chunk_prompt(chunk: Sequence[Piece], part: int, parts: int, limit: int) -> str:
@@ -112,12 +121,13 @@ def chunk_prompt(chunk: Sequence[Piece], part: int, parts: int, limit: int) -> s
     )
 
 
-def summary_prompt(summaries: Sequence[str]) -> str:
+def summary_prompt(summaries: Sequence[str], words: int | None = None) -> str:
     numbered = [f"{i}. {text}" for i, text in enumerate(summaries, 1)]
+    size = f"in about {words} words" if words else "in at most three sentences"
     return "\n".join(
         [
             "These are summaries of consecutive parts of one meeting. Write one summary of "
-            "the whole meeting in at most three sentences.",
+            f"the whole meeting {size}.",
             "",
             *numbered,
         ]
@@ -147,6 +157,19 @@ def whole_sentences(summary: str, limit: int = SUMMARY_CHARS) -> str:
         return summary
     end = max(summary.rfind(mark) for mark in ".!?")
     return summary[: end + 1] if end > 0 else summary
+
+
+def within_words(summary: str, words: int) -> str:
+    """A summary of at most `words` words, cut after its last whole sentence that fits (its
+    first sentence when none does)."""
+    summary = _clean(summary)
+    if len(summary.split()) <= words:
+        return summary
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", summary)]
+    fitting = [end for end in ends if len(summary[:end].split()) <= words]
+    if fitting:
+        return summary[: fitting[-1]]
+    return summary[: ends[0]] if ends else " ".join(summary.split()[:words])
 
 
 def _key(text: str) -> str:
@@ -222,9 +245,11 @@ async def analyze(
     transcript: Transcript,
     meeting: date | None,
     timeout: Callable[[], float | None],
+    length: Length | None = None,
 ) -> tuple[Analysis, str, llm.Usage]:
     """Every finding of `transcript`, the model's summary and the usage of all its calls;
-    `timeout` gives the seconds left for each call as it starts."""
+    `timeout` gives the seconds left for each call as it starts. When `length` is chosen,
+    the last reduction asks for that many words and its answer is cut to them."""
     sentences = split(transcript)
     if not sentences:
         field = "segments" if transcript.format == "segments" else "transcript"
@@ -252,7 +277,11 @@ async def analyze(
     replies = await asyncio.gather(*(read(i, c) for i, c in enumerate(parts, 1)))
     summaries = [whole_sentences(data["summary"]) for data in replies]
     summaries = [s for s in summaries if s] or [""]
-    while len(summaries) > 1:
+    words = None
+    if length is not None and length.chosen:
+        words = length.budget(sum(s.words for s in sentences))
+    # Without a length, reduce to one summary; with one, until one call can read them all.
+    while len(summaries) > 1 and (words is None or len(groups(summaries, budget)) > 1):
         summaries = [
             whole_sentences(data["summary"])
             for data in await asyncio.gather(
@@ -262,6 +291,9 @@ async def analyze(
                 )
             )
         ]
+    if words is not None:
+        data = await ask(summary_prompt(summaries, words), summary_schema(words), "meeting_summary")
+        summaries = [within_words(data["summary"], words)]
     found = merge(transcript, sentences, list(zip(parts, replies, strict=True)), meeting)
     usage = add(usages)
     analysis = Analysis(
@@ -282,8 +314,14 @@ class OpenAIBackend:
         self.settings = settings
         self.api = llm.client(settings)
 
-    async def analyze(self, transcript, meeting, timeout):
-        return await analyze(self.api, self.settings, transcript, meeting, timeout)
+    async def analyze(
+        self,
+        transcript: Transcript,
+        meeting: date | None,
+        timeout: Callable[[], float | None],
+        length: Length,
+    ) -> tuple[Analysis, str, llm.Usage]:
+        return await analyze(self.api, self.settings, transcript, meeting, timeout, length)
 
     def model(self, result: Analysis) -> str:
         return f"openai/{result.model}"

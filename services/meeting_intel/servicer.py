@@ -18,6 +18,7 @@ from services.meeting_intel import transcript as transcripts
 from services.meeting_intel.analysis import Analysis, analyze
 from services.meeting_intel.dates import parse_meeting_date
 from services.meeting_intel.sentences import Sentence
+from services.meeting_intel.summary import Length
 from services.meeting_intel.vectors import ExampleCache
 
 
@@ -31,11 +32,12 @@ class LocalBackend:
         transcript: transcripts.Transcript,
         meeting: date | None,
         timeout: Callable[[], float | None],
+        length: Length,
     ) -> tuple[Analysis, str, llm.Usage]:
         async def embed(texts: list[str]):
             return await self.embeddings.embed(texts, timeout=timeout())
 
-        result = await analyze(transcript, embed, meeting, self.examples)
+        result = await analyze(transcript, embed, meeting, self.examples, length)
         return result, result.summary_text, llm.Usage(result.tokens, 0, 0.0)
 
     def model(self, result: Analysis) -> str:
@@ -54,6 +56,7 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
             transcript,
             meeting,
             lambda: call_timeout(context, self.settings.deadline_margin_seconds),
+            summary_length(request),
         )
         return reply(result, summary, self.backend.model(result), usage)
 
@@ -79,6 +82,17 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
                 for s in request.segments
             ]
         )
+
+
+def summary_length(request: meeting_intel_pb2.AnalyzeRequest) -> Length:
+    """The summary length the request asks for (InvalidInput naming the field when out of
+    range); neither field set is the service's default."""
+    chosen = request.WhichOneof("summary_length")
+    if chosen == "summary_words":
+        return Length(words=request.summary_words)
+    if chosen == "summary_ratio":
+        return Length(ratio=request.summary_ratio)
+    return Length()
 
 
 def reply(

@@ -45,6 +45,11 @@ class Length:
         if self.ratio is not None and not 0 < self.ratio <= 1:
             raise InvalidInput("summary_ratio", f"is {self.ratio}, not more than 0 and at most 1")
 
+    @property
+    def chosen(self) -> bool:
+        """Whether the caller chose a length (else the service's default applies)."""
+        return self.words is not None or self.ratio is not None
+
     def budget(self, meeting_words: int) -> int:
         """The summary's word budget for a meeting of `meeting_words` words."""
         if self.words is not None:

@@ -32,11 +32,7 @@ async def test_a_transcript_gives_every_finding_with_dates_resolved_and_usage(me
     reply = await meeting_intel.Analyze(request, timeout=30)
     assert {s.name for s in reply.speakers} == {"Ann", "Bob", "Cara"}
     assert sum(s.talk_share for s in reply.speakers) == pytest.approx(1.0)
-    assert [(i.owner, i.due) for i in reply.action_items] == [
-        ("Cara", "2024-05-17"),
-        ("Bob", ""),
-        ("Bob", "2024-05-16"),
-    ]
+    assert [(i.owner, i.due) for i in reply.action_items] == [("Cara", "2024-05-17"), ("Bob", "")]
     assert reply.action_items[0].source.segment == 5
     assert reply.action_items[0].source.text == "I'll update the release notes by Friday."
     assert [d.source.segment for d in reply.decisions] == [4]
@@ -56,7 +52,43 @@ async def test_timed_segments_give_talk_time(meeting_intel):
     reply = await meeting_intel.Analyze(pb.AnalyzeRequest(segments=segments), timeout=30)
     assert [(s.name, s.talk_seconds) for s in reply.speakers] == [("Ann", 30.0), ("Bob", 10.0)]
     assert reply.speakers[0].talk_share == pytest.approx(0.75)
-    assert [(i.owner, i.source.segment) for i in reply.action_items] == [("Bob", 0), ("Bob", 1)]
+    assert [(i.owner, i.source.segment) for i in reply.action_items] == [("Bob", 0)]
+
+
+async def test_the_summary_is_as_long_as_asked_in_whole_clean_sentences(meeting_intel):
+    transcript = MEETING.replace("Good. We decided", "Good. {vocalsound} Um, we we decided")
+    replies = {
+        words: await meeting_intel.Analyze(
+            pb.AnalyzeRequest(transcript=transcript, summary_words=words), timeout=30
+        )
+        for words in (12, 40)
+    }
+    ratio = await meeting_intel.Analyze(
+        pb.AnalyzeRequest(transcript=transcript, summary_ratio=0.25), timeout=30
+    )
+    short, longer = replies[12].summary, replies[40].summary
+    assert 0 < len(short.split()) <= 12 < len(longer.split()) <= 40
+    assert len(ratio.summary.split()) <= 0.25 * len(MEETING.split())
+    for summary in (short, longer, ratio.summary):
+        assert summary.endswith((".", "!")) and "{" not in summary and " we we " not in summary
+
+
+async def test_an_empty_turn_is_skipped_and_sources_still_index_the_callers_segments(
+    meeting_intel,
+):
+    segments = [
+        pb.TranscriptSegment(speaker="Ann", text="Bob, can you book the meeting room for Monday?"),
+        pb.TranscriptSegment(speaker="Bob", text="  "),
+        pb.TranscriptSegment(speaker="Cara", text="I'll send the agenda to the team by Friday."),
+        pb.TranscriptSegment(speaker="Bob", text="Sure."),
+    ]
+    reply = await meeting_intel.Analyze(pb.AnalyzeRequest(segments=segments), timeout=30)
+    assert [(i.owner, i.source.segment) for i in reply.action_items] == [("Bob", 0), ("Cara", 2)]
+    assert sorted((s.name, s.turns) for s in reply.speakers) == [
+        ("Ann", 1),
+        ("Bob", 1),
+        ("Cara", 1),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -73,10 +105,10 @@ async def test_timed_segments_give_talk_time(meeting_intel):
             ),
             "segments",
         ),
-        (
-            pb.AnalyzeRequest(segments=[pb.TranscriptSegment(speaker="Ann", text=" ")]),
-            "segments[0].text",
-        ),
+        (pb.AnalyzeRequest(segments=[pb.TranscriptSegment(speaker="Ann", text=" ")]), "segments"),
+        (pb.AnalyzeRequest(transcript="Ann: Hello.", summary_words=0), "summary_words"),
+        (pb.AnalyzeRequest(transcript="Ann: Hello.", summary_words=-5), "summary_words"),
+        (pb.AnalyzeRequest(transcript="Ann: Hello.", summary_ratio=1.5), "summary_ratio"),
         (
             pb.AnalyzeRequest(
                 segments=[pb.TranscriptSegment(speaker="Ann", start=5, end=2, text="Hi.")]
