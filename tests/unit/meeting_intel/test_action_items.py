@@ -100,3 +100,13 @@ async def test_a_task_said_twice_by_its_owner_is_one_item(prepare):
         prepare, "Ann: I'll send the invoice today.\nBob: Good.\nAnn: I'll send the invoice today."
     )
     assert len(found) == 1
+
+
+async def test_a_need_is_not_a_commitment(prepare):
+    found = await items(
+        prepare,
+        "Ann: I have to leave the call at noon today.\n"
+        "Bob: You have to unmute yourself first, Ann.\n"
+        "Ann: I need to renew the server certificate.",
+    )
+    assert found == []
