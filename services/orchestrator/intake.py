@@ -5,7 +5,9 @@ with it.
 A request with an idempotency key is one workflow per caller and key, whichever replica
 sees it first: the store's unique index decides, and the loser answers with the winner's
 workflow. A cache hit is a finished workflow at once. Anything else takes a place in the
-queue (or is refused, Overloaded, before anything is stored) and is handed to `Runs`.
+queue (or is refused, Overloaded, before anything is stored) and is handed to `Runs`; on
+PostgreSQL async work goes to the queue replicas share instead (shared_queue.py), for
+whichever has an idle worker.
 """
 
 from __future__ import annotations

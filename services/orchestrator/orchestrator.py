@@ -119,11 +119,15 @@ class Orchestrator:
             return await self.runs.cancel(run)
         if record.is_final(workflow.status):
             return workflow
-        # Unfinished but not ours: another replica runs it. Its record says CANCELLED from
-        # now on, and that replica cancels the calls when it next renews its leases.
+        # Unfinished but not ours: queued, or another replica runs it. Its record says
+        # CANCELLED from now on, and that replica cancels the calls at once when the store
+        # tells it (PostgreSQL), else when it next renews its leases.
+        running = workflow.status == pb.WORKFLOW_STATUS_RUNNING
         record.cancel(workflow)
         await self.store.update(workflow, record.now().ToJsonString(), owner=None)
-        self.events.publish(workflow)
+        # The replica running it counts the cancel in its metrics; here only the watchers
+        # hear of it.
+        (self.events.relay if running else self.events.publish)(workflow)
         return await self.get(workflow.workflow_id, caller)
 
     async def watch(
