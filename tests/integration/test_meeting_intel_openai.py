@@ -89,3 +89,13 @@ async def test_an_unreachable_model_server_is_unavailable(settings):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.Analyze(pb.AnalyzeRequest(transcript=MEETING), timeout=30)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_summary_of_the_length_asked_for(stub):
+    request = pb.AnalyzeRequest(transcript=MEETING, summary_words=12)
+    reply = await stub.Analyze(request, timeout=300)
+    # Whole sentences within the words asked for; only a first sentence longer than that
+    # all alone is given whole.
+    sentences = re.findall(r"[^.!?]+[.!?]*", reply.summary)
+    assert reply.summary.strip()
+    assert len(reply.summary.split()) <= 12 or len(sentences) == 1

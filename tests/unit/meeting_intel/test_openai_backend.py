@@ -163,3 +163,20 @@ def test_a_summary_cut_at_the_limit_loses_its_unfinished_sentence():
 def test_usages_add_up():
     total = backend.add([Usage(10, 2, 0.5), Usage(5, 1, 0.25)])
     assert total == Usage(15, 3, 0.75)
+
+
+def test_a_summary_longer_than_asked_is_cut_after_its_last_whole_sentence_that_fits():
+    text = "One two three. Four five six seven. Eight nine"
+    assert backend.within_words(text, 20) == text
+    assert backend.within_words(text, 8) == "One two three. Four five six seven."
+    assert backend.within_words(text, 5) == "One two three."
+    assert backend.within_words(text, 2) == "One two three."  # nothing fits: the first
+    assert backend.within_words("no stop at all here", 2) == "no stop"
+
+
+def test_the_reduce_prompt_and_schema_take_the_length_asked_for():
+    assert "about 120 words" in backend.summary_prompt(["a.", "b."], 120)
+    assert "three sentences" in backend.summary_prompt(["a.", "b."])
+    schema = backend.summary_schema(120)
+    assert schema["properties"]["summary"]["maxLength"] == 120 * backend.CHARS_PER_WORD
+    assert backend.summary_schema() == backend.SUMMARY_SCHEMA
