@@ -12,10 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from aiorch.v1 import orchestrator_pb2_grpc
@@ -50,8 +52,9 @@ class _Classifier(FakeCapabilities):
 
 @contextlib.asynccontextmanager
 async def _orchestrator(tmp_path, name: str, env: dict[str, str]):
-    """`python -m services.orchestrator` as node `name`; yields (process, stub)."""
-    addr = free_addr()
+    """`python -m services.orchestrator` as node `name`; yields (process, stub, the
+    address of its metrics)."""
+    addr, metrics = free_addr(), free_addr()
     log = (tmp_path / f"{name}.log").open("w")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -62,7 +65,7 @@ async def _orchestrator(tmp_path, name: str, env: dict[str, str]):
         | env
         | {
             "AIORCH_ORCHESTRATOR_ADDR": addr,
-            "AIORCH_ORCHESTRATOR_METRICS_ADDR": free_addr(),
+            "AIORCH_ORCHESTRATOR_METRICS_ADDR": metrics,
             "AIORCH_ORCHESTRATOR_NODE": name,
         },
         stdout=log,
@@ -71,13 +74,30 @@ async def _orchestrator(tmp_path, name: str, env: dict[str, str]):
     channel = channel_as(addr)
     try:
         await wait_serving(addr, 60)
-        yield process, orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        yield process, orchestrator_pb2_grpc.OrchestratorServiceStub(channel), metrics
     finally:
         await channel.close()
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 30)
         log.close()
+
+
+async def _cancels_counted(metrics_addr: str) -> float:
+    """Cancelled workflows a replica's metrics count."""
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://{metrics_addr}/metrics", timeout=5) as reply:
+            return reply.read().decode()
+
+    for family in text_string_to_metric_families(await asyncio.to_thread(scrape)):
+        for sample in family.samples:
+            if (
+                sample.name == "aiorch_orchestrator_workflows_total"
+                and sample.labels.get("status") == "cancelled"
+            ):
+                return sample.value
+    return 0.0
 
 
 async def _owners(db: Database, *workflow_ids: str) -> dict[str, tuple[str, int]]:
@@ -126,8 +146,8 @@ async def test_two_replicas_share_work_cancel_across_and_survive_one_killed(
             "AIORCH_ORCHESTRATOR_WORKERS": "4",
             "AIORCH_WORKFLOW_LEASE_SECONDS": "2",
         }
-        a, stub_a = await stack.enter_async_context(_orchestrator(tmp_path, "a", env))
-        _, stub_b = await stack.enter_async_context(_orchestrator(tmp_path, "b", env))
+        a, stub_a, metrics_a = await stack.enter_async_context(_orchestrator(tmp_path, "a", env))
+        _, stub_b, metrics_b = await stack.enter_async_context(_orchestrator(tmp_path, "b", env))
         stubs = {"a": stub_a, "b": stub_b}
         db = await Database.open(postgres_url)
         stack.push_async_callback(db.close)
@@ -142,6 +162,8 @@ async def test_two_replicas_share_work_cancel_across_and_survive_one_killed(
         cancelled = (await other.CancelWorkflow(cancel)).workflow
         await _until(lambda: fake.cancelled["Classify"] == 1, timeout=5)
         cancel_took = time.perf_counter() - started
+        await asyncio.sleep(0.5)  # the runner records the end
+        cancels_counted = sum([await _cancels_counted(m) for m in (metrics_a, metrics_b)])
 
         # Load on both, then one dies mid-run.
         texts = [f"document {n}" for n in range(60)]
@@ -171,6 +193,7 @@ async def test_two_replicas_share_work_cancel_across_and_survive_one_killed(
 
     assert cancelled.status == pb.WORKFLOW_STATUS_CANCELLED
     assert cancel_took < 1.0
+    assert cancels_counted == 1  # by the runner only, though both heard of it
     assert fake.completed["slow one"] == 0
     # Nothing lost: every workflow ended, and well.
     assert [w.status for w in ended] == [pb.WORKFLOW_STATUS_SUCCEEDED] * len(texts)
