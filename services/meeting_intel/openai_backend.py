@@ -307,21 +307,3 @@ async def analyze(
         model=settings.openai_chat_model,
     )
     return analysis, summaries[0], usage
-
-
-class OpenAIBackend:
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.api = llm.client(settings)
-
-    async def analyze(
-        self,
-        transcript: Transcript,
-        meeting: date | None,
-        timeout: Callable[[], float | None],
-        length: Length,
-    ) -> tuple[Analysis, str, llm.Usage]:
-        return await analyze(self.api, self.settings, transcript, meeting, timeout, length)
-
-    def model(self, result: Analysis) -> str:
-        return f"openai/{result.model}"
