@@ -14,6 +14,8 @@ from services.orchestrator.record import is_final
 class EventHub:
     def __init__(self):
         self._watchers: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        # Told of each step change published here, for watchers on other replicas.
+        self.forward = lambda workflow, step: None
 
     def subscribe(self, workflow_id: str) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue()
@@ -35,6 +37,8 @@ class EventHub:
         workflow itself; the event of a finished workflow carries the whole record."""
         metrics.observe(workflow, step)
         self.relay(workflow, step)
+        if step is not None:
+            self.forward(workflow, step)
 
     def relay(self, workflow: pb.Workflow, step: pb.Step | None = None) -> None:
         """Tells the watchers here of a change made on another replica (which counts it

@@ -1,8 +1,13 @@
 """What the store's notifications tell this replica (PostgreSQL; see store.py): work was
 queued (take some if a worker is idle), a workflow this replica runs was cancelled
 through another (stop it now rather than at the next lease renewal), a workflow someone
-watches here changed on another replica (tell the watchers now rather than at their
-next poll).
+watches here changed on another replica, or one of its steps did (tell the watchers now
+rather than at their next poll).
+
+The step changes of the stored workflows this replica runs go out the other way: in
+order, through one sender, batched into one statement whatever piled up while the last
+one went, and never waited for by the run (a lost one costs a watcher a step event, not
+the end: that comes with the stored record).
 
 After the listening connection was lost and opened again, what was notified meanwhile
 is unknown: the queue is looked at, and leases and polls catch the rest."""
@@ -12,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database, Listener
 from services.orchestrator.events import EventHub
 from services.orchestrator.runs import Runs
 from services.orchestrator.shared_queue import SharedQueue
-from services.orchestrator.store import CANCELLED, CHANGED, QUEUED, WorkflowStore
+from services.orchestrator.store import CANCELLED, CHANGED, QUEUED, STEPS, WorkflowStore
 
 log = logging.getLogger("aiorch.orchestrator")
+
+MAX_BATCH = 200  # step notices sent in one statement at most
 
 
 class Notices:
@@ -30,14 +38,24 @@ class Notices:
         self.queue = queue
         self.events = events
         self.listener: Listener = db.listener(
-            {QUEUED: self._queued, CHANGED: self._changed, CANCELLED: self._cancelled},
+            {
+                QUEUED: self._queued,
+                CHANGED: self._changed,
+                CANCELLED: self._cancelled,
+                STEPS: self._step,
+            },
             on_reconnect=queue.arrived,
         )
         self._tasks: set[asyncio.Task] = set()
+        self._outbox: list[str] = []
+        self._pending = asyncio.Event()
+        self._sender: asyncio.Task | None = None
+        events.forward = self.forward
 
     async def start(self, timeout: float = 5.0) -> None:
         """Starts listening; waits (at most `timeout`) until it does."""
         self.listener.start()
+        self._sender = asyncio.create_task(self._send(), name="step-notices")
         try:
             await asyncio.wait_for(self.listener.listening.wait(), timeout)
         except TimeoutError:
@@ -45,9 +63,10 @@ class Notices:
 
     async def stop(self) -> None:
         await self.listener.stop()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._sender] if self._sender is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _queued(self, _payload: str) -> None:
         self.queue.arrived()
@@ -67,6 +86,34 @@ class Notices:
         workflow = await self.store.get(workflow_id)
         if workflow is not None:
             self.events.relay(workflow)
+
+    def forward(self, workflow: pb.Workflow, step: pb.Step) -> None:
+        """Sends a step change of a stored workflow run here to the other replicas (an
+        unstored one nobody can watch: its id is not out yet)."""
+        run = self.runs.active.get(workflow.workflow_id)
+        if run is None or not run.stored:
+            return
+        status, state = pb.WorkflowStatus.Name(workflow.status), pb.StepState.Name(step.state)
+        self._outbox.append(f"{workflow.workflow_id} {status} {step.name} {state}")
+        self._pending.set()
+
+    async def _send(self) -> None:
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            payloads, self._outbox = self._outbox[:MAX_BATCH], self._outbox[MAX_BATCH:]
+            if self._outbox:
+                self._pending.set()
+            try:
+                await self.store.notify_steps(payloads)
+            except Exception as error:
+                log.warning("step notices not sent", extra={"error": str(error)})
+
+    def _step(self, payload: str) -> None:
+        workflow_id, status, name, state = payload.split(" ", 3)
+        if self.events.watched(workflow_id) and workflow_id not in self.runs:
+            workflow = pb.Workflow(workflow_id=workflow_id, status=status)
+            self.events.relay(workflow, pb.Step(name=name, state=state))
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(self._quietly(coroutine))

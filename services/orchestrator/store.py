@@ -64,6 +64,8 @@ MIGRATIONS = (
 QUEUED = "aiorch_queued"
 CHANGED = "aiorch_workflow_changed"
 CANCELLED = "aiorch_workflow_cancelled"
+# STEPS payload: "<workflow id> <status> <step> <step state>", enum values by name.
+STEPS = "aiorch_workflow_steps"
 
 # Statuses of an unfinished workflow, as SQL; only these rows are ever updated.
 _UNFINISHED = f"({pb.WORKFLOW_STATUS_PENDING}, {pb.WORKFLOW_STATUS_RUNNING})"
@@ -234,6 +236,12 @@ class WorkflowStore:
             f"{sql}) RETURNING record, request, caller, interruptions", *args
         )
         return [(pb.Workflow.FromString(r), request, who, n) for r, request, who, n in rows]
+
+    async def notify_steps(self, payloads: Sequence[str]) -> None:
+        """Tells the listening replicas of step changes, in order, in one statement
+        (PostgreSQL): steps are not stored one by one, and their watchers may be anywhere."""
+        calls = ", ".join(f"pg_notify('{STEPS}', ${n})" for n in range(1, len(payloads) + 1))
+        await self.db.execute(f"SELECT {calls}", *payloads)
 
     async def enqueue(
         self,

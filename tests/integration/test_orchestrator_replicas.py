@@ -78,6 +78,17 @@ async def _until(condition, timeout: float = 10) -> None:
     raise AssertionError(f"not within {timeout} s")
 
 
+async def _owners_of(postgres_url, *workflow_ids: str) -> dict[str, tuple[str, int]]:
+    """workflow id -> (node of the replica that holds or held it, status)."""
+    db = await Database.open(postgres_url)
+    try:
+        rows = await db.fetchall("SELECT workflow_id, owner, status FROM workflows")
+    finally:
+        await db.close()
+    found = {wid: (owner.partition("/")[0], status) for wid, owner, status in rows}
+    return {wid: found[wid] for wid in workflow_ids}
+
+
 async def _owners(postgres_url) -> list[str]:
     """The node of the replica that last held each workflow."""
     db = await Database.open(postgres_url)
@@ -270,3 +281,34 @@ async def test_a_repeated_key_on_another_replica_answers_as_soon_as_the_first_en
     assert again.status == pb.WORKFLOW_STATUS_SUCCEEDED
     assert answered - again.finished_at.ToNanoseconds() / 1e9 < 0.3
     assert fake.calls["Classify"] == 1
+
+
+async def test_a_watch_on_another_replica_streams_the_steps_as_they_change(
+    tmp_path, postgres_url, monkeypatch
+):
+    monkeypatch.setattr("services.orchestrator.orchestrator.WATCH_POLL_SECONDS", 60.0)
+    fake = FakeCapabilities(delay=0.1)
+    fake.delay["Analyze"] = 1.0
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(stack, tmp_path, postgres_url, fake, orchestrator_workers=1)
+        for stub in stubs:  # each replica's one worker busy for a while...
+            await stub.CreateWorkflow(
+                request("Ann: we ship on Monday.", wait=False, type="meeting_intelligence")
+            )
+        await _until(lambda: fake.active["Analyze"] == 2)
+        # ...so this one waits in the queue while both replicas watch it.
+        create = request(wait=False, use_cache=False, expected_outputs=["label", "embedding"])
+        accepted = (await stubs[0].CreateWorkflow(create)).workflow
+        ask = pb.WatchWorkflowRequest(workflow_id=accepted.workflow_id)
+
+        async def watch(stub):
+            return [event async for event in stub.WatchWorkflow(ask, timeout=10)]
+
+        seen = await asyncio.gather(*(watch(stub) for stub in stubs))
+        [(runner, _)] = (await _owners_of(postgres_url, accepted.workflow_id)).values()
+    remote = seen[1 - int(runner.removeprefix("replica"))]
+    steps = [(e.step, e.step_state) for e in remote if e.step]
+    for step in ("classify", "embed"):
+        running = steps.index((step, pb.STEP_STATE_RUNNING))
+        assert steps.index((step, pb.STEP_STATE_SUCCEEDED)) > running, steps
+    assert remote[-1].workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
