@@ -18,6 +18,7 @@ from services.meeting_intel import action_items, decisions, questions, summary, 
 from services.meeting_intel.people import People
 from services.meeting_intel.sentences import Sentence, split
 from services.meeting_intel.speakers import SpeakerStats, speaker_stats
+from services.meeting_intel.summary import quote
 from services.meeting_intel.transcript import Transcript
 from services.meeting_intel.vectors import Embed, ExampleCache, Vectors, embed_texts
 
@@ -38,7 +39,7 @@ class Analysis:
 
     @property
     def summary_text(self) -> str:
-        return " ".join(s.clean for s in self.summary)
+        return " ".join(quote(s) for s in self.summary)
 
 
 async def analyze(

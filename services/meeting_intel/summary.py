@@ -13,14 +13,21 @@ when no sentence fits, it is the shortest one. They come back in the order they 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from services.common.errors import InvalidInput
 from services.meeting_intel.sentences import Sentence
+from services.meeting_intel.sentences import words as count_words
 
 MIN_WORDS = 8
+# Words that tie a sentence to what was said just before it ("And the bulb ...", "So we
+# ..."): out of that context, in a summary, they say nothing.
+_CONNECTIVES = re.compile(
+    r"^(?:(?:and|but|so|then|also|now|well|anyway|because|or|plus)\b[,\s]*)+", re.IGNORECASE
+)
 # Budget: this share of the meeting's words, within MIN_BUDGET..MAX_BUDGET.
 BUDGET_SHARE = 0.04
 MIN_BUDGET = 40
@@ -86,12 +93,12 @@ def summarize(
     pool = [i for i, s in enumerate(sentences) if s.words >= MIN_WORDS and not s.is_question]
     if not pool:  # a meeting of short remarks still gets a summary, from its longest one
         pool = [max(range(len(sentences)), key=lambda i: sentences[i].words)]
+    # The budget counts the words as quoted.
+    size = {i: count_words(quote(sentences[i])) for i in pool}
     chosen: list[int] = []
     words = 0
     # A budget shorter than every sentence still gets one: the shortest.
-    remaining = [i for i in pool if sentences[i].words <= budget] or [
-        min(pool, key=lambda i: sentences[i].words)
-    ]
+    remaining = [i for i in pool if size[i] <= budget] or [min(pool, key=size.__getitem__)]
     while remaining:
         if chosen:
             redundancy = (vectors[remaining] @ vectors[chosen].T).max(axis=1)
@@ -100,7 +107,15 @@ def summarize(
         marginal = RELEVANCE_WEIGHT * scores[remaining] - (1 - RELEVANCE_WEIGHT) * redundancy
         best = remaining.pop(int(np.argmax(marginal)))
         chosen.append(best)
-        words += sentences[best].words
+        words += size[best]
         # Whole sentences only: what no longer fits is passed over for shorter ones.
-        remaining = [i for i in remaining if words + sentences[i].words <= budget]
+        remaining = [i for i in remaining if words + size[i] <= budget]
     return [sentences[i] for i in sorted(chosen)]
+
+
+def quote(sentence: Sentence) -> str:
+    """A sentence as a summary quotes it: its clean form, less a leading connective."""
+    text = _CONNECTIVES.sub("", sentence.clean)
+    if not text.strip(" .?!"):
+        return sentence.clean
+    return text[:1].upper() + text[1:]

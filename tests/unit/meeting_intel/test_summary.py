@@ -45,7 +45,7 @@ async def test_a_summary_of_whole_sentences_fits_the_words_asked_for(embed):
     vectors, _, _ = await embed([s.clean for s in sentences])
     for budget in (15, 30, 45):
         chosen = summary.summarize(sentences, vectors, [0] * len(sentences), budget)
-        assert chosen and sum(s.words for s in chosen) <= budget
+        assert chosen and sum(len(summary.quote(s).split()) for s in chosen) <= budget
         assert all(s in sentences for s in chosen)  # whole sentences, as cleaned
     # Shorter than every sentence: the shortest one, not nothing.
     [only] = summary.summarize(sentences, vectors, [0] * len(sentences), budget=3)
@@ -73,3 +73,12 @@ def test_a_length_out_of_range_is_rejected_naming_its_field(words, ratio, field)
     with pytest.raises(InvalidInput) as caught:
         summary.Length(words=words, ratio=ratio)
     assert caught.value.violations[0].field == field
+
+
+def test_a_summary_quotes_a_sentence_without_the_connective_that_tied_it_to_the_last():
+    first, second, third = split(
+        parse_text("Ann: And so the bulb will be inside the case.\nBob: But, well, no.\nAnn: Okay.")
+    )
+    assert summary.quote(first) == "The bulb will be inside the case."
+    assert summary.quote(second) == "No."
+    assert summary.quote(third) == "Okay."
