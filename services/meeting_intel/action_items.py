@@ -23,15 +23,15 @@ will mail you today") is one item, the first time it was said.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 
+from services.embeddings.client import Vectors
 from services.meeting_intel.dates import due_date
 from services.meeting_intel.people import NAME, People
 from services.meeting_intel.sentences import Sentence
-from services.meeting_intel.vectors import Vectors
 
 # Each commitment beside a sentence on the same subject that commits to nothing: the mean
 # difference of the pairs points from talk about a subject to a commitment on it, so a
@@ -78,14 +78,18 @@ MAX_TASK_WORDS = 24
 # Two tasks of one owner are one when their sentences are this similar, or when most of
 # the smaller one's content words are in the other.
 SAME_SENTENCE = 0.8
+ANSWER_SEGMENTS = 2  # how far a reply ("Sure, by Friday.") may be from what it answers
 SAME_WORDS = 0.6
-# Words that do not say what a task is about: "Send you that", "Do it all again".
+# Words that do not say what a task is about: "Send you that", "Do it all again", "Do it
+# by Friday" (when is the due date, not the task).
 _VAGUE_TEXT = """
     a an the it its this that these those them they him her his us you your me my mine our
     we i one ones all any some something anything everything everyone everybody someone
     there here so too again also now then just later first more thing things stuff way
     about of to for with on in at by from up out over into as and or right away back well
-    exactly maybe today tomorrow soon"""
+    exactly maybe today tomorrow tonight soon asap possible next end until before after week
+    weeks month morning afternoon evening monday tuesday wednesday thursday friday saturday
+    sunday"""
 _VAGUE = frozenset(_VAGUE_TEXT.split())
 _CONTENT = re.compile(r"[\w\[\]']+")
 
@@ -178,7 +182,7 @@ def extract(
     found = [
         c
         for c in candidates(sentences, people)
-        if c.owner and content_words(c.task) and (not c.checked or c.sentence.clean in vectors)
+        if c.owner and (not c.checked or c.sentence.clean in vectors)
     ]
     checked = [c.sentence.clean for c in found if c.checked]
     projections = vectors.of(checked) @ commitment_direction(vectors)
@@ -187,17 +191,30 @@ def extract(
     for candidate in found:
         if candidate.checked and scores[candidate.sentence.clean] <= MIN_SCORE:
             continue
+        due = due_date(candidate.sentence.clean, meeting)
+        if not content_words(candidate.task):
+            # "Sure, I will send it tomorrow." after "Bob, can you send the report?" is
+            # not a task of its own, but it may say when the one asked for is due.
+            if due is not None and (answered := _answered(items, candidate)) is not None:
+                items[answered] = replace(items[answered], due=due)
+            continue
         if any(same_task(candidate, item, vectors) for item in items):
             continue
-        items.append(
-            ActionItem(
-                candidate.owner,
-                candidate.task,
-                due_date(candidate.sentence.clean, meeting),
-                candidate.sentence,
-            )
-        )
+        items.append(ActionItem(candidate.owner, candidate.task, due, candidate.sentence))
     return items
+
+
+def _answered(items: list[ActionItem], reply: Candidate) -> int | None:
+    """The index of the latest item without a due date that `reply` (a vague commitment by
+    its owner) answers: one owned by the same person, said at most ANSWER_SEGMENTS turns
+    before."""
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        if reply.sentence.segment - item.sentence.segment > ANSWER_SEGMENTS:
+            return None
+        if item.owner == reply.owner and item.due is None:
+            return index
+    return None
 
 
 def content_words(task: str) -> set[str]:

@@ -32,7 +32,10 @@ async def test_a_transcript_gives_every_finding_with_dates_resolved_and_usage(me
     reply = await meeting_intel.Analyze(request, timeout=30)
     assert {s.name for s in reply.speakers} == {"Ann", "Bob", "Cara"}
     assert sum(s.talk_share for s in reply.speakers) == pytest.approx(1.0)
-    assert [(i.owner, i.due) for i in reply.action_items] == [("Cara", "2024-05-17"), ("Bob", "")]
+    assert [(i.owner, i.due) for i in reply.action_items] == [
+        ("Cara", "2024-05-17"),
+        ("Bob", "2024-05-16"),
+    ]
     assert reply.action_items[0].source.segment == 5
     assert reply.action_items[0].source.text == "I'll update the release notes by Friday."
     assert [d.source.segment for d in reply.decisions] == [4]

@@ -110,3 +110,15 @@ async def test_a_need_is_not_a_commitment(prepare):
         "Ann: I need to renew the server certificate.",
     )
     assert found == []
+
+
+async def test_a_vague_reply_dates_the_request_it_answers_but_only_its_owners(prepare):
+    found = await items(
+        prepare,
+        "Ann: Bob, can you send the test report to the client?\n"
+        "Bob: Sure, I will send it tomorrow.\n"
+        "Cara: I'll do it on Friday.",
+    )
+    assert [(i.owner, i.task, i.due) for i in found] == [
+        ("Bob", "Send the test report to the client", date(2024, 5, 16))
+    ]

@@ -12,10 +12,10 @@ async def test_one_analysis_gives_every_finding_from_one_embeddings_call(embed):
     shares = [s.talk_share for s in result.speakers]
     assert {s.name for s in result.speakers} == {"Ann", "Bob", "Cara"}
     assert shares == sorted(shares, reverse=True) and abs(sum(shares) - 1) < 1e-9
-    # Bob's "Sure, I will send it tomorrow." names no task of its own: the request is the item.
+    # Bob's "Sure, I will send it tomorrow." names no task of its own: it dates the request.
     assert [(i.owner, i.due) for i in result.action_items] == [
         ("Cara", date(2024, 5, 17)),
-        ("Bob", None),
+        ("Bob", date(2024, 5, 16)),
     ]
     assert [d.text for d in result.decisions] == [
         "We decided to ship the mobile release next Monday."

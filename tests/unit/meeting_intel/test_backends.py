@@ -26,7 +26,7 @@ async def test_the_reply_carries_every_finding_with_its_source_and_the_model(emb
     assert reply.model == f"local/{embed.encoder.model_id}"
     assert [(i.owner, i.due, i.source.segment) for i in reply.action_items] == [
         ("Cara", "2024-05-17", 5),
-        ("Bob", "", 6),
+        ("Bob", "2024-05-16", 6),
     ]
     assert reply.summary == result.summary_text and reply.usage.input_tokens == 7
     assert len(reply.speakers) == 3 and reply.topics[0].title
