@@ -47,6 +47,8 @@ PARALLEL_CALLS = 4  # map calls in flight at once
 
 _WORD = re.compile(r"\w+")
 _SELF = frozenset({"i", "me", "myself"})
+# Owners that name nobody who will do the work: an action item needs a person.
+_NOBODY = frozenset({"", "we", "us", "team", "the team", "everyone", "everybody", "all", "unknown"})
 
 
 def list_limit(chunk_chars: int) -> int:
@@ -105,8 +107,8 @@ def chunk_prompt(chunk: Sequence[Piece], part: int, parts: int, limit: int) -> s
     return "\n".join(
         [
             f"Read this {where}a meeting transcript and list:",
-            "- action_items: work someone took on or was asked to do: owner (the person's "
-            'name, or ""), task (what will be done), due (the deadline as said, such as '
+            "- action_items: work a person took on or was asked to do: owner (that person's "
+            "name), task (what will be done), due (the deadline as said, such as "
             '"by Friday", or "");',
             "- decisions: what the meeting decided;",
             "- questions: questions asked and not answered;",
@@ -202,6 +204,8 @@ def merge(
                 continue
             sentence = best_match(task, own)
             owner = _clean(item["owner"])
+            if owner.casefold() in _NOBODY:
+                continue
             owner = sentence.speaker if owner.casefold() in _SELF else people.canonical(owner)
             due = due_date(item["due"], meeting) if item["due"].strip() else None
             found = action_items.ActionItem(owner, task, due, sentence)

@@ -98,7 +98,7 @@ def test_the_best_match_shares_most_words_and_ties_go_to_the_first():
     assert backend.best_match("zebra", sentences) == sentences[0]
 
 
-def test_merging_keeps_order_drops_repeats_resolves_dates_and_ties_spans():
+def test_merging_keeps_order_drops_repeats_and_ownerless_items_resolves_dates_and_ties_spans():
     transcript = parse_text(MEETING)
     sentences = split(transcript)
     chunks = chunking.chunks(transcript.segments, 200)
@@ -116,6 +116,8 @@ def test_merging_keeps_order_drops_repeats_resolves_dates_and_ties_spans():
             {"owner": "Bob", "task": "fix the login bug.", "due": ""},
             {"owner": "I", "task": "Update the release notes", "due": "by Friday"},
             {"owner": "Dan", "task": "Book a room", "due": "sometime"},
+            {"owner": "", "task": "Send the minutes", "due": ""},
+            {"owner": "We", "task": "Plan the launch party", "due": ""},
         ],
         decisions=["Ship the mobile release next Monday", "ship the mobile release next monday"],
         topics=[{"title": "release plan", "keywords": ["login", "mobile"]}],
