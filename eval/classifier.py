@@ -38,9 +38,9 @@ import numpy as np
 
 from eval.label_descriptions import BY_SET
 from services.classifier import head, zero_shot
-from services.classifier.vectors import VectorCache
 from services.classifier.zero_shot import LabelSpec
 from services.common.settings import PROJECT_ROOT, get_settings
+from services.embeddings.client import VectorCache
 from services.embeddings.model import SentenceEncoder
 
 NAIVE_PROMPT = "This text is about {}."

@@ -2,7 +2,7 @@
 
 Everything to embed (the text's windows, its sentences, keyword candidates, label prompts
 and examples) goes out together, so a request costs one Embed call (more only past the
-service's 256 texts per call), and the scores do not depend on what else was asked.
+service's limit of texts per call), and the scores do not depend on what else was asked.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from services.classifier import keywords, zero_shot
 from services.classifier.keywords import Keyword
 from services.classifier.sentences import split_sentences, windows
 from services.classifier.summary import central_sentences
-from services.classifier.vectors import BATCH_SIZE, Embed, VectorCache, embed_texts
 from services.classifier.zero_shot import Classification, LabelSpec
 from services.common.errors import InvalidInput
+from services.embeddings.client import Embed, VectorCache, embed_texts
 
 DEFAULT_KEYWORDS = 10
 DEFAULT_SUMMARY_SENTENCES = 3
@@ -62,14 +62,13 @@ async def analyze(
     *,
     max_keywords: int = 0,
     summary_sentences: int = 0,
-    batch_size: int = BATCH_SIZE,
 ) -> Analysis:
     sentences = split_sentences(text)
     chunks = windows(sentences) or [text]
     phrases = keywords.candidates(text) if max_keywords else []
     summarized = sentences if summary_sentences else []
     vectors = await embed_texts(
-        [*chunks, *summarized, *phrases], zero_shot.label_texts(labels), embed, cache, batch_size
+        [*chunks, *summarized, *phrases], embed, zero_shot.label_texts(labels), cache
     )
     document = zero_shot.pool(vectors.of(chunks))
     summary = central_sentences(summarized, vectors.of(summarized), summary_sentences)

@@ -12,12 +12,11 @@ from typing import Protocol
 
 from services.classifier import analysis, openai_backend, zero_shot
 from services.classifier.analysis import Analysis
-from services.classifier.vectors import VectorCache, embed_texts
 from services.classifier.zero_shot import Classification, LabelSpec
 from services.common import llm
 from services.common.channels import Link
 from services.common.settings import Settings
-from services.embeddings.client import EmbeddingsClient
+from services.embeddings.client import EmbeddingsClient, VectorCache, embed_texts
 
 
 class Backend(Protocol):
@@ -56,7 +55,8 @@ def open_backend(settings: Settings) -> Backend:
     if settings.classifier_backend == "openai":
         return OpenAIBackend(settings)
     link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
-    return LocalBackend(EmbeddingsClient(link), settings, link)
+    embeddings = EmbeddingsClient(link, settings.max_texts, settings.max_text_chars)
+    return LocalBackend(embeddings, settings, link)
 
 
 class LocalBackend:
@@ -82,7 +82,6 @@ class LocalBackend:
             self.heads,
             max_keywords=max_keywords,
             summary_sentences=summary_sentences,
-            batch_size=self.settings.max_texts,
         )
         return result, llm.Usage(result.tokens, 0, 0.0)
 
@@ -93,15 +92,12 @@ class LocalBackend:
             partial(self.embeddings.embed, timeout=timeout),
             self.cache,
             self.heads,
-            batch_size=self.settings.max_texts,
         )
         return results, llm.Usage(results[0].tokens if results else 0, 0, 0.0)
 
     async def prepare(self, labels, *, timeout):
         embed = partial(self.embeddings.embed, timeout=timeout)
-        vectors = await embed_texts(
-            [], zero_shot.label_texts(labels), embed, self.cache, self.settings.max_texts
-        )
+        vectors = await embed_texts([], embed, zero_shot.label_texts(labels), self.cache)
         await zero_shot.prepare(labels, vectors, self.heads)
         return llm.Usage(vectors.tokens, 0, 0.0)
 

@@ -30,8 +30,8 @@ from cachetools import LRUCache
 from services.classifier import head
 from services.classifier.head import softmax
 from services.classifier.sentences import split_sentences, windows
-from services.classifier.vectors import BATCH_SIZE, Embed, VectorCache, Vectors, embed_texts
 from services.common.errors import InvalidInput
+from services.embeddings.client import Embed, VectorCache, Vectors, embed_texts
 
 # Cosine similarities of this model sit in a narrow band; dividing by a small temperature
 # spreads them into probabilities. Temperature scaling fitted on the dev slices (AG News,
@@ -265,12 +265,9 @@ async def classify_many(
     embed: Embed,
     cache: VectorCache | None = None,
     heads: HeadCache | None = None,
-    batch_size: int = BATCH_SIZE,
 ) -> list[Classification]:
     chunks = [text_windows(text) for text in texts]
-    vectors = await embed_texts(
-        [w for c in chunks for w in c], label_texts(labels), embed, cache, batch_size
-    )
+    vectors = await embed_texts([w for c in chunks for w in c], embed, label_texts(labels), cache)
     documents = np.array([pool(vectors.of(c)) for c in chunks])
     return await score(labels, documents, vectors, heads)
 

@@ -1,7 +1,7 @@
 """One analysis of a transcript: every finding, from one pass of embeddings.
 
-The transcript's sentences and every module's examples are embedded together (in calls
-of up to 256 texts; the examples only until they are cached); the modules then work on
+The transcript's sentences and every module's examples are embedded together (the
+examples only until they are cached); the modules then work on
 those vectors. Sentences of one or two
 words ("Okay.", "Yes, yes.") are not embedded: they carry no subject, and the modules that
 read them (answers to questions) read their words.
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.common.errors import InvalidInput
+from services.embeddings.client import Embed, VectorCache, Vectors, embed_texts
 from services.meeting_intel import action_items, decisions, questions, summary, topics
 from services.meeting_intel.people import People
 from services.meeting_intel.sentences import Sentence, split
 from services.meeting_intel.speakers import SpeakerStats, speaker_stats
 from services.meeting_intel.summary import quote
 from services.meeting_intel.transcript import Transcript
-from services.meeting_intel.vectors import Embed, ExampleCache, Vectors, embed_texts
 
 EMBED_WORDS = 3  # shortest sentence embedded
 CONTENT_WORDS = 4  # shortest sentence that counts for topics and the summary
@@ -46,7 +46,7 @@ async def analyze(
     transcript: Transcript,
     embed: Embed,
     meeting: date | None = None,
-    examples: ExampleCache | None = None,
+    examples: VectorCache | None = None,
     length: summary.Length | None = None,
 ) -> Analysis:
     """Every finding of `transcript`, its summary as long as `length` asks; `examples` keeps
@@ -61,7 +61,7 @@ async def analyze(
     vectors = await embed_texts(
         [s.clean for s in sentences if s.words >= EMBED_WORDS],
         embed,
-        examples=[
+        reusable=[
             *action_items.texts_to_embed(),
             *decisions.texts_to_embed(),
             *questions.texts_to_embed(),

@@ -12,12 +12,11 @@ from typing import Protocol
 from services.common import llm
 from services.common.channels import Link
 from services.common.settings import Settings
-from services.embeddings.client import EmbeddingsClient
+from services.embeddings.client import EmbeddingsClient, VectorCache
 from services.meeting_intel import openai_backend
 from services.meeting_intel.analysis import Analysis, analyze
 from services.meeting_intel.summary import Length
 from services.meeting_intel.transcript import Transcript
-from services.meeting_intel.vectors import ExampleCache
 
 # Seconds left for the next outgoing call, read as each call starts: an analysis makes
 # several calls one after another, each within what remains of the caller's deadline.
@@ -48,7 +47,8 @@ def open_backend(settings: Settings) -> Backend:
     if settings.meeting_intel_backend == "openai":
         return OpenAIBackend(settings)
     link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
-    return LocalBackend(EmbeddingsClient(link), link)
+    embeddings = EmbeddingsClient(link, settings.max_texts, settings.max_text_chars)
+    return LocalBackend(embeddings, link)
 
 
 class LocalBackend:
@@ -57,7 +57,7 @@ class LocalBackend:
     def __init__(self, embeddings: EmbeddingsClient, link: Link | None = None):
         self.embeddings = embeddings
         self.link = link
-        self.examples = ExampleCache()
+        self.examples = VectorCache()  # the modules' example sentences
 
     async def analyze(
         self,

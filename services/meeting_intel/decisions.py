@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.embeddings.client import Vectors
 from services.meeting_intel.sentences import Sentence
-from services.meeting_intel.vectors import Vectors, prototype_margin
+from services.meeting_intel.vectors import prototype_margin
 
 DECISIONS = (
     "We decided to go with the second option.",

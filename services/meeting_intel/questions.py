@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.embeddings.client import Vectors
 from services.meeting_intel.dates import EXPRESSION as DATE_EXPRESSION
 from services.meeting_intel.sentences import Sentence
-from services.meeting_intel.vectors import Vectors
 
 WINDOW_SEGMENTS = 3  # turns after the question's own in which an answer may come
 MIN_WORDS = 4

@@ -3,9 +3,9 @@ import pytest
 from aiorch.v1 import classifier_pb2
 from services.classifier.analysis import analyze, requested_outputs
 from services.classifier.sentences import split_sentences
-from services.classifier.vectors import VectorCache
 from services.classifier.zero_shot import LabelSpec
 from services.common.errors import InvalidInput
+from services.embeddings.client import VectorCache
 
 MEMO = (
     "Hi team, thanks for the productive meeting yesterday. As agreed, Anna will finish the "

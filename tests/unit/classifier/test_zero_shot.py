@@ -3,7 +3,6 @@ import asyncio
 import pytest
 
 from services.classifier.labels import resolve_labels
-from services.classifier.vectors import VectorCache
 from services.classifier.zero_shot import (
     HeadCache,
     LabelSpec,
@@ -14,6 +13,7 @@ from services.classifier.zero_shot import (
     validate_labels,
 )
 from services.common.errors import InvalidInput
+from services.embeddings.client import VectorCache
 
 COOKING = (
     "Whisk the eggs with the sugar until pale, then fold in the flour and the melted butter. "

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from services.embeddings.client import embed_texts
 from services.meeting_intel.sentences import split
 from services.meeting_intel.transcript import parse_text
-from services.meeting_intel.vectors import embed_texts
-
-
-class CountingEmbed:
-    def __init__(self, encoder):
-        self.encoder = encoder
-        self.calls: list[list[str]] = []
-
-    async def __call__(self, texts):
-        self.calls.append(list(texts))
-        encoded = self.encoder.encode(list(texts))
-        return encoded.vectors, sum(encoded.tokens), self.encoder.model_id
+from tests.embed_calls import CountingEmbed
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 from datetime import date
 
+from services.embeddings.client import VectorCache
 from services.meeting_intel.analysis import analyze
 from services.meeting_intel.transcript import parse_text
-from services.meeting_intel.vectors import ExampleCache
 from tests.meeting_samples import MEETING
 
 
@@ -27,16 +27,17 @@ async def test_one_analysis_gives_every_finding_from_one_embeddings_call(embed):
     assert result.tokens > 0 and result.model == embed.encoder.model_id
 
 
-async def test_a_long_meeting_is_embedded_in_calls_of_at_most_256_texts(embed):
-    lines = [f"Ann: Item number {i} of the inventory is checked." for i in range(300)]
+async def test_a_long_meeting_is_embedded_in_one_pass_each_sentence_once(embed):
+    # The embeddings client splits the pass into calls the service takes.
+    lines = [f"Ann: Item number {i % 150} of the inventory is checked." for i in range(300)]
     result = await analyze(parse_text("\n".join(lines)), embed)
-    assert [len(call) <= 256 for call in embed.calls] == [True, True]
-    assert len(embed.calls[0]) == 256
+    assert len(embed.calls) == 1 and len(set(embed.calls[0])) == len(embed.calls[0])
+    assert sum("inventory" in text for text in embed.calls[0]) == 150
     assert result.speakers[0].turns == 1 and result.speakers[0].talk_share == 1.0
 
 
 async def test_a_meeting_of_greetings_has_speakers_and_nothing_else(embed):
-    examples = ExampleCache()
+    examples = VectorCache()
     await analyze(parse_text(MEETING), embed, examples=examples)
     result = await analyze(parse_text("Ann: Hi.\nBob: Hello, Ann."), embed, examples=examples)
     assert [s.name for s in result.speakers] == ["Bob", "Ann"]

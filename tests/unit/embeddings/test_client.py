@@ -1,40 +1,50 @@
+"""embed_texts and VectorCache: every vector a request needs, each distinct text embedded
+once, recurring texts cached per model (services/embeddings/client.py)."""
+
 import asyncio
 
+import numpy as np
 import pytest
 
-from services.classifier.vectors import VectorCache, embed_texts
+from services.embeddings.client import VectorCache, embed_texts
+from tests.embed_calls import CountingEmbed
+
+
+@pytest.fixture
+def embed(encoder):
+    return CountingEmbed(encoder)
 
 
 async def test_fresh_and_reusable_texts_come_back_from_one_call_each_text_once(embed):
-    vectors = await embed_texts(["a text", "a text", "another"], ["a label"], embed)
+    vectors = await embed_texts(["a text", "a text", "another"], embed, ["a label"])
     assert embed.calls == [["a text", "another", "a label"]]
     assert vectors.of(["another", "a label"]).shape == (2, 384)
-    assert vectors.model == embed.model_id and vectors.tokens > 0
+    assert np.allclose(vectors.of(["another"]), embed.encoder.encode(["another"]).vectors)
+    assert vectors.model == embed.encoder.model_id and vectors.tokens > 0
+    assert "a label" in vectors and "unseen" not in vectors
 
 
-async def test_calls_are_split_at_the_batch_size(embed):
-    texts = [f"text {i}" for i in range(600)]
-    vectors = await embed_texts(texts, [], embed, batch_size=256)
-    assert [len(call) for call in embed.calls] == [256, 256, 88]
-    assert vectors.of(texts).shape == (600, 384)
+async def test_no_texts_make_no_call_and_an_empty_selection_keeps_its_width(embed):
+    vectors = await embed_texts(["one"], embed)
+    assert vectors.of([]).shape == (0, 384)
+    nothing = await embed_texts([], embed)
+    assert embed.calls == [["one"]] and nothing.of([]).shape == (0, 0)
 
 
 async def test_reusable_vectors_are_cached_and_cost_no_tokens_the_second_time(embed):
     cache = VectorCache()
-    first = await embed_texts(["the text"], ["label one", "label two"], embed, cache)
-    second = await embed_texts(["the text"], ["label one", "label two"], embed, cache)
-    assert embed.calls[1] == ["the text"]
+    first = await embed_texts(["the text"], embed, ["label one", "label two"], cache)
+    second = await embed_texts(["other text"], embed, ["label one", "label two"], cache)
+    assert embed.calls[1] == ["other text"]
     assert second.tokens < first.tokens
     assert (second.of(["label two"]) == first.of(["label two"])).all()
 
 
 async def test_a_new_model_makes_cached_vectors_be_embedded_again(encoder, embed):
-    from .conftest import CountingEmbed
-
     cache = VectorCache()
-    await embed_texts(["the text"], ["label"], embed, cache)
+    await embed_texts(["the text"], embed, ["label"], cache)
     other = CountingEmbed(encoder, model_id="another-model")
-    vectors = await embed_texts(["the text"], ["label"], other, cache)
+    vectors = await embed_texts(["the text"], other, ["label"], cache)
     assert other.calls == [["the text"], ["label"]]
     assert vectors.model == "another-model" and cache.model == "another-model"
     assert cache.get("label") is not None
@@ -54,7 +64,7 @@ async def test_concurrent_requests_embed_shared_label_texts_once(embed):
     cache = VectorCache()
     labels = [f"label {i}" for i in range(50)]
     results = await asyncio.gather(
-        *(embed_texts([f"text {i}"], labels, embed, cache) for i in range(8))
+        *(embed_texts([f"text {i}"], embed, labels, cache) for i in range(8))
     )
     embedded = [text for call in embed.calls for text in call]
     assert sorted(embedded) == sorted([*labels, *(f"text {i}" for i in range(8))])
@@ -63,8 +73,6 @@ async def test_concurrent_requests_embed_shared_label_texts_once(embed):
 
 
 async def test_when_the_call_embedding_shared_texts_fails_the_waiters_embed_them(encoder):
-    from .conftest import CountingEmbed
-
     class FailingOnce(CountingEmbed):
         async def __call__(self, texts):
             if not self.calls:
@@ -76,30 +84,10 @@ async def test_when_the_call_embedding_shared_texts_fails_the_waiters_embed_them
     cache = VectorCache()
     embed = FailingOnce(encoder)
     first, second = await asyncio.gather(
-        embed_texts(["a"], ["label"], embed, cache),
-        embed_texts(["b"], ["label"], embed, cache),
+        embed_texts(["a"], embed, ["label"], cache),
+        embed_texts(["b"], embed, ["label"], cache),
         return_exceptions=True,
     )
     assert isinstance(first, RuntimeError)
     assert second.of(["label"]).shape == (1, 384)
     assert cache.pending == {}
-
-
-async def test_a_request_keeps_a_few_embed_calls_in_flight_not_all(encoder):
-    from .conftest import CountingEmbed
-
-    class Concurrency(CountingEmbed):
-        running = peak = 0
-
-        async def __call__(self, texts):
-            self.running += 1
-            self.peak = max(self.peak, self.running)
-            await asyncio.sleep(0.01)
-            self.running -= 1
-            return await super().__call__(texts)
-
-    embed = Concurrency(encoder)
-    texts = [f"t{i}" for i in range(10)]
-    vectors = await embed_texts(texts, [], embed, batch_size=1)
-    assert vectors.of(texts).shape == (10, 384)
-    assert 1 < embed.peak <= 4
