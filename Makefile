@@ -79,6 +79,15 @@ $(ENVOY_CONFIG): gateway/envoy.yaml.tmpl gateway/render.py gateway/openapi.py \
 		gateway/sanitize.lua $(DESCRIPTOR) $(DEV_JWKS) $(VENV)/.stamp
 	$(PY) -m gateway.render --descriptor $(DESCRIPTOR) --out $@
 
+# What each Kubernetes overlay's gateway reads (deploy/k8s/overlays/*/generated/, never
+# committed): the rendered Envoy config and the descriptor set for the ConfigMap
+# gateway-config; for the local overlay also the development JWKS and the laptop's Secrets.
+.PHONY: k8s-gateway-config
+k8s-gateway-config: $(DESCRIPTOR) $(DEV_JWKS) $(VENV)/.stamp
+	$(PY) deploy/k8s/render_gateway.py deploy/k8s/overlays/production --descriptor $(DESCRIPTOR)
+	$(PY) deploy/k8s/render_gateway.py deploy/k8s/overlays/local --descriptor $(DESCRIPTOR) \
+		--dev-secrets
+
 $(DEV_JWKS): | $(VENV)/.stamp
 	$(PY) -m gateway.tokens keys
 
