@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.common.stopwords import WRITTEN as STOPWORDS
+
 MAX_WORDS = 3
 # Candidates embedded per document, the most frequent: enough for the terms a text keeps
 # using, few enough that keywords cost about as much as the classification itself.
@@ -28,27 +30,6 @@ DUPLICATE_SIMILARITY = 0.85
 _TOKEN = re.compile(r"[^\W\d_][\w'\u2019\-]*|\d[\w.,]*|[^\w\s]|\n")
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
 _SENTENCE_ENDS = frozenset(".!?\n:;")
-_STOPWORDS = """a about above across after afterwards again against all almost alone along already
-    also although always am among amongst an and another any anyhow anyone anything anyway
-    anywhere are around as at back be became because become becomes been before beforehand
-    behind being below beside besides between beyond both but by can cannot could did do
-    does doing done down due during each either else elsewhere enough etc even ever every
-    everyone everything everywhere except few for former formerly from further get gets got
-    had has have having he hence her here hereby herein hers herself him himself his how
-    however i if in indeed into is it its itself just last latter least less like made make
-    many may me meanwhile might mine more moreover most mostly much must my myself namely
-    neither never nevertheless next no nobody none noone nor not nothing now nowhere of off
-    often on once one only onto or other others otherwise our ours ourselves out over own
-    per perhaps please put quite rather re really said same say says see seem seemed seeming
-    seems several she should since so some somehow someone something sometime sometimes
-    somewhere still such than that the their theirs them themselves then thence there
-    thereafter thereby therefore therein thereupon these they this those though through
-    throughout thru thus to together too toward towards under until up upon us very via was
-    we well were what whatever when whence whenever where whereafter whereas whereby wherein
-    whereupon wherever whether which while whither who whoever whole whom whose why will
-    with within without would yet you your yours yourself yourselves mr mrs ms dr told
-    let lets including according"""
-STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 @dataclass(frozen=True)

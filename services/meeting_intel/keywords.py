@@ -5,8 +5,8 @@ where f is its count in the whole meeting and A the average number of terms per 
 words every stretch repeats ("data", "people") weigh little, words one stretch keeps
 using weigh most. Terms are content words and two-word phrases of them. Talk is full of
 words that carry no subject ("think", "okay", "thing"), so the stopwords are those of
-written English plus those of speech; the speakers' names are left out too: people are
-not topics.
+written English plus those of speech (services/common/stopwords.py); the speakers' names
+are left out too: people are not topics.
 """
 
 from __future__ import annotations
@@ -15,33 +15,8 @@ import math
 import re
 from collections import Counter
 
-_STOPWORDS_TEXT = """
-    a about above after again against all almost along already also although always am
-    among an and another any anybody anyone anything anyway are around as at away back be
-    became because become been before being below between both but by can cannot could did
-    do does doing done down during each either else enough etc even ever every everybody
-    everyone everything few for from further get gets getting got had has have having he
-    her here hers herself him himself his how however i if in into is it its itself just
-    least less let lets like made make makes making many may me might mine more most much
-    must my myself neither never no nobody none nor not nothing now of off often on once
-    one only onto or other others otherwise our ours ourselves out over own per perhaps
-    please put quite rather really same say says said see seem seems shall she should since
-    so some somebody someone something sometimes somewhere still such than that the their
-    theirs them themselves then there therefore these they this those though through thus
-    to together too toward towards under until up upon us very via was we well were what
-    whatever when where whether which while who whom whose why will with within without
-    would yet you your yours yourself yourselves
-    yeah yes yep okay ok oh ah uh um ehm eh hmm mm mhm hi hello bye thanks thank sorry
-    right sure actually basically probably maybe definitely certainly exactly absolutely
-    think thought know knew mean meant guess suppose believe want wanted need needed
-    going go goes went gone come came coming look looking looks looked try tried trying
-    tell told talk talking ask asked use used using give given take taken work working
-    thing things stuff lot lots kind sort bit way ways time times today tomorrow yesterday
-    good great fine nice bad better best big small little new old first second last next
-    able sure true fact point case part idea question problem person people guys everybody
-    just still already even again also quite pretty really very much many more less
-    one two three four five six seven eight nine ten half hundred thousand"""
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+from services.common.stopwords import SPOKEN as STOPWORDS
+
 _TOKEN = re.compile(r"\[[A-Z]+\d*\]|[A-Za-z][A-Za-z'\-]*[A-Za-z]|\n")
 MIN_COUNT = 2  # a term said once in a stretch does not characterise it
 
