@@ -1,10 +1,11 @@
 """Where a meeting analysis comes from: local embeddings and the grammar of the domain
-modules, or an OpenAI-compatible chat model. Both implement `Backend`: the same result
-shapes (Analysis, the summary as text, usage), a `timeout` callable giving the seconds left
-for each outgoing call as it starts (None: no limit), `kind` and `close()`."""
+modules, or an OpenAI-compatible chat model. Both implement `Backend`, as the classifier's
+backends do: the same result shapes (Analysis, the summary as text, usage), `timeout` in
+seconds (None: no limit) for the whole analysis, `model_id` and `close()`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Protocol
@@ -18,9 +19,14 @@ from services.meeting_intel.analysis import Analysis, analyze
 from services.meeting_intel.summary import Length
 from services.meeting_intel.transcript import Transcript
 
-# Seconds left for the next outgoing call, read as each call starts: an analysis makes
-# several calls one after another, each within what remains of the caller's deadline.
-Timeout = Callable[[], float | None]
+
+def time_left(timeout: float | None) -> Callable[[], float | None]:
+    """Seconds left of `timeout` when called: an analysis makes several calls one after
+    another, each given what remains of the caller's deadline as it starts."""
+    if timeout is None:
+        return lambda: None
+    deadline = time.monotonic() + timeout
+    return lambda: max(0.0, deadline - time.monotonic())
 
 
 class Backend(Protocol):
@@ -28,13 +34,18 @@ class Backend(Protocol):
 
     kind: str  # "local" or "openai": replies name the model as "<kind>/<model>"
 
+    @property
+    def model_id(self) -> str:
+        """Backend and model of the latest result ("local/<embedding model>")."""
+        ...
+
     async def analyze(
         self,
         transcript: Transcript,
         meeting: date | None,
         length: Length,
         *,
-        timeout: Timeout,
+        timeout: float | None,
     ) -> tuple[Analysis, str, llm.Usage]:
         """Every finding, the summary as text and the usage of every call made for it."""
         ...
@@ -59,16 +70,22 @@ class LocalBackend:
         self.link = link
         self.examples = VectorCache()  # the modules' example sentences
 
+    @property
+    def model_id(self) -> str:
+        return f"local/{self.examples.model or ''}"
+
     async def analyze(
         self,
         transcript: Transcript,
         meeting: date | None,
         length: Length,
         *,
-        timeout: Timeout,
+        timeout: float | None,
     ) -> tuple[Analysis, str, llm.Usage]:
+        left = time_left(timeout)
+
         async def embed(texts: list[str]):
-            return await self.embeddings.embed(texts, timeout=timeout())
+            return await self.embeddings.embed(texts, timeout=left())
 
         result = await analyze(transcript, embed, meeting, self.examples, length)
         return result, result.summary_text, llm.Usage(result.tokens, 0, 0.0)
@@ -85,16 +102,20 @@ class OpenAIBackend:
         self.settings = settings
         self.api = llm.client(settings)
 
+    @property
+    def model_id(self) -> str:
+        return f"openai/{self.settings.openai_chat_model}"
+
     async def analyze(
         self,
         transcript: Transcript,
         meeting: date | None,
         length: Length,
         *,
-        timeout: Timeout,
+        timeout: float | None,
     ) -> tuple[Analysis, str, llm.Usage]:
         return await openai_backend.analyze(
-            self.api, self.settings, transcript, meeting, timeout, length
+            self.api, self.settings, transcript, meeting, time_left(timeout), length
         )
 
     async def close(self) -> None:

@@ -33,7 +33,7 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
             transcript,
             meeting,
             length,
-            timeout=lambda: call_timeout(context, self.settings.deadline_margin_seconds),
+            timeout=call_timeout(context, self.settings.deadline_margin_seconds),
         )
         return messages.analyze_response(result, summary, usage, self.backend.kind)
 
