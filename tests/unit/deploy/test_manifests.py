@@ -87,8 +87,7 @@ def test_every_deployment_is_probed_for_readiness_and_liveness(manifests):
     for name, deployment in deployments.items():
         for container in pod(deployment)["containers"]:
             assert container.get("readinessProbe") and container.get("livenessProbe"), name
-    # The gRPC processes answer the standard health protocol; the orchestrator and the
-    # monitor say NOT_SERVING until their store answers.
+    # The gRPC processes answer the standard health protocol on their own port.
     for name, port in GRPC.items():
         container = server(deployments[name])
         assert container["readinessProbe"]["grpc"] == {"port": port}, name
