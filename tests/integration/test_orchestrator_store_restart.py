@@ -65,3 +65,32 @@ async def test_a_postgres_restart_is_unavailable_meanwhile_and_forgotten_after(t
     assert read.value.code() == grpc.StatusCode.UNAVAILABLE
     assert done.status == pb.WORKFLOW_STATUS_SUCCEEDED
     assert cancel_took < 1.0
+
+
+async def test_sync_work_in_flight_across_a_postgres_restart_ends_well_or_unavailable(
+    tmp_path, postgres
+):
+    fake = FakeCapabilities(delay=0.5)
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(stack, tmp_path, postgres.url, fake)
+        # On each replica one plain (written when it ends) and one with a key (written
+        # when it starts and when it ends).
+        calls = [
+            stub.CreateWorkflow(request(f"text {n}", use_cache=False, **key), timeout=15)
+            for n, stub in enumerate(stubs)
+            for key in ({}, {"idempotency_key": f"key {n}"})
+        ]
+        in_flight = asyncio.gather(*calls, return_exceptions=True)
+        await _until(lambda: fake.active["Classify"] == 4)
+        # Stopped while every one runs, for longer than a write is tried again (persist).
+        postgres.stop()
+        await asyncio.sleep(4.0)
+        postgres.start()
+        outcomes = await in_flight
+    codes = [
+        o.code() if isinstance(o, grpc.aio.AioRpcError) else grpc.StatusCode.OK for o in outcomes
+    ]
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}, outcomes
+    for outcome in outcomes:
+        if not isinstance(outcome, BaseException):
+            assert outcome.workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
