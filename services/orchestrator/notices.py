@@ -98,6 +98,7 @@ class Notices:
         self._pending.set()
 
     async def _send(self) -> None:
+        failing = False
         while True:
             await self._pending.wait()
             self._pending.clear()
@@ -106,8 +107,11 @@ class Notices:
                 self._pending.set()
             try:
                 await self.store.notify_steps(payloads)
-            except Exception as error:
-                log.warning("step notices not sent", extra={"error": str(error)})
+                failing = False
+            except Exception as error:  # dropped: said once while the store is away
+                if not failing:
+                    log.warning("step notices not sent", extra={"error": str(error)})
+                failing = True
 
     def _step(self, payload: str) -> None:
         workflow_id, status, name, state = payload.split(" ", 3)
