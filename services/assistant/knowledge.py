@@ -1,27 +1,21 @@
 """Index a user's document and search what a user may read: the assistant's domain
 operations over a `KnowledgeStore` and an embedding function, with the request limits.
 
-`embed` is the embeddings client's call (texts -> unit vectors, tokens read, model id);
-a document's chunks go to it in batches of at most `Limits.batch_size` texts (the
-embeddings service's own limit), a few batches in flight.
+`embed` is the embeddings client's call (texts -> unit vectors, tokens read, model id),
+given all of a document's chunks at once: the client splits them into calls within the
+embeddings service's limits.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from services.assistant.chunking import Chunk, chunk_text
 from services.assistant.store import Hit, KnowledgeStore
-from services.common.errors import InvalidInput, NotFound, Unavailable
+from services.common.errors import InvalidInput, NotFound
+from services.embeddings.client import Embed
 
-Embed = Callable[[list[str]], Awaitable[tuple[np.ndarray, int, str]]]
-# Batches one request keeps in flight: 4 x 256 texts stay under half the embeddings
-# service's default queue.
-MAX_CALLS_IN_FLIGHT = 4
 DEFAULT_TOP_K = 10
 
 
@@ -34,7 +28,6 @@ class Limits:
     max_top_k: int = 100
     max_source_ids: int = 100
     chunk_chars: int = 1000
-    batch_size: int = 256
 
 
 @dataclass(frozen=True)
@@ -71,9 +64,7 @@ async def index_document(
         raise InvalidInput("title", f"longer than {limits.max_title_chars} characters")
     _require(text, "text", limits.max_text_chars)
     chunks = chunk_text(text, limits.chunk_chars)
-    vectors, tokens, model = await embed_all(
-        [embedded_text(title, c) for c in chunks], embed, limits.batch_size
-    )
+    vectors, tokens, model = await embed([embedded_text(title, c) for c in chunks])
     await store.replace(owner, source_id, title, chunks, vectors, model)
     return Indexed(source_id, chunks, tokens, model)
 
@@ -110,24 +101,6 @@ async def search(
     vectors, tokens, model = await embed([query])
     hits = await store.search(reader, vectors[0], model, top_k or DEFAULT_TOP_K, source_ids)
     return Found(hits, tokens, model)
-
-
-async def embed_all(texts: list[str], embed: Embed, batch_size: int) -> tuple[np.ndarray, int, str]:
-    """Vectors of `texts` in order, from as few calls as the batch size allows."""
-    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-    limit = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
-
-    async def one(batch: list[str]):
-        async with limit:
-            return await embed(batch)
-
-    replies = await asyncio.gather(*(one(b) for b in batches))
-    if len({model for _, _, model in replies}) > 1:
-        # The embeddings service was redeployed with another model mid-document: vectors
-        # of two models cannot share a store entry.
-        raise Unavailable("the embedding model changed while indexing; try again")
-    vectors = np.vstack([v for v, _, _ in replies]).astype(np.float32, copy=False)
-    return vectors, sum(t for _, t, _ in replies), replies[0][2]
 
 
 def _require(value: str, field: str, max_chars: int) -> None:
