@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from services.classifier.taxonomies import TAXONOMIES
-from services.classifier.zero_shot import LabelSpec, validate_labels
-from services.common.errors import InvalidInput
+from services.classifier.zero_shot import LabelSpec
+from services.common.contract_checks import check_labels
 
 
 def resolve_labels(labels, taxonomy: str, max_labels: int, max_chars: int) -> list[LabelSpec]:
     """`labels` are objects with name, description and examples (the Label message)."""
-    if not labels and taxonomy:
-        if taxonomy not in TAXONOMIES:
-            raise InvalidInput("taxonomy", f"unknown taxonomy; known: {', '.join(TAXONOMIES)}")
+    check_labels(labels, taxonomy, max_labels, max_chars)
+    if not labels:
         return list(TAXONOMIES[taxonomy])
-    specs = [LabelSpec(lab.name.strip(), lab.description, tuple(lab.examples)) for lab in labels]
-    validate_labels(specs, max_labels, max_chars)
-    return specs
+    return [LabelSpec(lab.name.strip(), lab.description, tuple(lab.examples)) for lab in labels]

@@ -30,7 +30,6 @@ from cachetools import LRUCache
 from services.classifier import head
 from services.classifier.head import softmax
 from services.classifier.sentences import split_sentences, windows
-from services.common.errors import InvalidInput
 from services.embeddings.client import Embed, VectorCache, Vectors, embed_texts
 
 # Cosine similarities of this model sit in a narrow band; dividing by a small temperature
@@ -46,10 +45,6 @@ TEMPLATES = ("This text is about {}.", "{}", "This is about {}.", "The topic is 
 # weight 0 / 1 / 3 / description alone: AG News 0.690 / 0.776 / 0.800 / 0.814, Banking77
 # 0.604 / 0.692 / 0.718 / 0.711, BBC 0.844 / 0.898 / 0.906 / 0.900.
 DESCRIPTION_WEIGHT = 3.0
-# Examples per label: a head gains little past a few dozen, and each costs an embedding.
-MAX_EXAMPLES = 100
-# A label name is a name, not a document; it is embedded inside the templates.
-MAX_NAME_CHARS = 200
 
 __all__ = ["softmax"]  # re-exported: the scores' normaliser
 
@@ -98,41 +93,6 @@ class HeadCache:
         self.heads[key] = fitted
         future.set_result(fitted)
         return fitted
-
-
-def validate_labels(labels: Sequence[LabelSpec], max_labels: int, max_chars: int) -> None:
-    if not labels:
-        raise InvalidInput("labels", "give at least one label, or a taxonomy")
-    if len(labels) > max_labels:
-        raise InvalidInput("labels", f"has {len(labels)} labels, more than {max_labels}")
-    seen = set()
-    for i, label in enumerate(labels):
-        name = label.name.strip()
-        if not name:
-            raise InvalidInput(f"labels[{i}].name", "must not be empty")
-        if len(name) > MAX_NAME_CHARS:
-            raise InvalidInput(
-                f"labels[{i}].name", f"has {len(name)} characters, more than {MAX_NAME_CHARS}"
-            )
-        if name.casefold() in seen:
-            raise InvalidInput(f"labels[{i}].name", f"duplicate label {name!r}")
-        seen.add(name.casefold())
-        if len(label.description) > max_chars:
-            raise InvalidInput(
-                f"labels[{i}].description",
-                f"has {len(label.description)} characters, more than {max_chars}",
-            )
-        if len(label.examples) > MAX_EXAMPLES:
-            raise InvalidInput(
-                f"labels[{i}].examples",
-                f"has {len(label.examples)} examples, more than {MAX_EXAMPLES}",
-            )
-        for j, example in enumerate(label.examples):
-            if not example.strip() or len(example) > max_chars:
-                raise InvalidInput(
-                    f"labels[{i}].examples[{j}]",
-                    f"must be non-empty text of at most {max_chars} characters",
-                )
 
 
 def name_prompts(label: LabelSpec) -> list[str]:

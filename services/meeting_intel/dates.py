@@ -19,8 +19,6 @@ from datetime import date, datetime, timedelta
 
 import dateparser  # type: ignore[import-untyped]  # ships no type information
 
-from services.common.errors import InvalidInput
-
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -49,16 +47,6 @@ EXPRESSION = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _FEW = {"a few": "3", "a couple of": "2"}
-
-
-def parse_meeting_date(value: str, field: str = "meeting_date") -> date | None:
-    """The request's meeting date (YYYY-MM-DD), None when not given."""
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(field, f"{value!r} is not a date as YYYY-MM-DD") from None
 
 
 def due_date(text: str, meeting: date | None) -> date | None:

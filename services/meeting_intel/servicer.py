@@ -7,14 +7,12 @@ from __future__ import annotations
 import grpc
 
 from aiorch.v1 import meeting_intel_pb2, meeting_intel_pb2_grpc
+from services.common.contract_checks import check_transcript, meeting_date
 from services.common.deadlines import call_timeout
-from services.common.errors import InvalidInput
 from services.common.settings import Settings
-from services.common.validation import require_text
 from services.meeting_intel import messages
 from services.meeting_intel import transcript as transcripts
 from services.meeting_intel.backends import Backend
-from services.meeting_intel.dates import parse_meeting_date
 from services.meeting_intel.summary import Length
 
 
@@ -26,7 +24,7 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
     async def Analyze(
         self, request: meeting_intel_pb2.AnalyzeRequest, context: grpc.aio.ServicerContext
     ) -> meeting_intel_pb2.AnalyzeResponse:
-        meeting = parse_meeting_date(request.meeting_date)
+        meeting = meeting_date(request.meeting_date)
         transcript = self._transcript(request)
         length = summary_length(request)
         result, summary, usage = await self.backend.analyze(
@@ -38,21 +36,16 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
         return messages.analyze_response(result, summary, usage, self.backend.kind)
 
     def _transcript(self, request: meeting_intel_pb2.AnalyzeRequest) -> transcripts.Transcript:
-        limit = self.settings.meeting_intel_max_chars
+        # The same checks, in the same words, as the orchestrator's of a workflow's input.
+        check_transcript(
+            request.transcript,
+            request.segments,
+            "transcript",
+            self.settings.meeting_intel_max_chars,
+            self.settings.meeting_intel_max_segments,
+        )
         if not request.segments:
-            return transcripts.parse_text(require_text(request.transcript, "transcript", limit))
-        if request.transcript:
-            raise InvalidInput("segments", "give the transcript as text or as segments, not both")
-        if len(request.segments) > self.settings.meeting_intel_max_segments:
-            raise InvalidInput(
-                "segments",
-                f"has {len(request.segments)} segments, more than the limit of "
-                f"{self.settings.meeting_intel_max_segments}",
-            )
-        if (size := sum(len(s.text) for s in request.segments)) > limit:
-            raise InvalidInput(
-                "segments", f"hold {size} characters, more than the limit of {limit}"
-            )
+            return transcripts.parse_text(request.transcript)
         return transcripts.from_segments(
             [
                 {"speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
 
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.classifier.labels import resolve_labels
+from services.common.contract_checks import check_labels, check_transcript, meeting_date
 from services.common.errors import InvalidInput
 from services.common.settings import Settings
-from services.common.validation import require_text
 from services.orchestrator.workflows import WORKFLOWS, WorkflowSpec
 
 MAX_IDEMPOTENCY_KEY_CHARS = 200
@@ -51,38 +49,18 @@ def validate_create(request: pb.CreateWorkflowRequest, settings: Settings) -> Pl
 
 
 def _check_input(given: pb.WorkflowInput, needed: set[str], settings: Settings) -> None:
+    """The checks the capabilities make of the same fields, in the same words."""
     meeting = "analyze" in needed
     limit = settings.meeting_intel_max_chars if meeting else settings.max_text_chars
-    if given.segments:
-        if given.text:
-            raise InvalidInput("input.segments", "give the text or segments, not both")
-        if len(given.segments) > settings.meeting_intel_max_segments:
-            raise InvalidInput(
-                "input.segments",
-                f"has {len(given.segments)} segments, more than the limit of "
-                f"{settings.meeting_intel_max_segments}",
-            )
-        chars = sum(len(s.text) for s in given.segments)
-        if not any(s.text.strip() for s in given.segments):
-            raise InvalidInput("input.segments", "has no words")
-        if chars > limit:
-            raise InvalidInput(
-                "input.segments", f"have {chars} characters, more than the limit of {limit}"
-            )
-    else:
-        require_text(given.text, "input.text", limit)
-    if given.meeting_date:
-        try:
-            date.fromisoformat(given.meeting_date)
-        except ValueError:
-            raise InvalidInput("input.meeting_date", "must be a date as YYYY-MM-DD") from None
-    if "classify" in needed:
-        try:
-            resolve_labels(
-                given.labels, given.taxonomy, settings.max_labels, settings.max_text_chars
-            )
-        except InvalidInput as error:
-            raise error.under("input") from None
+    try:
+        check_transcript(
+            given.text, given.segments, "text", limit, settings.meeting_intel_max_segments
+        )
+        meeting_date(given.meeting_date)
+        if "classify" in needed:
+            check_labels(given.labels, given.taxonomy, settings.max_labels, settings.max_text_chars)
+    except InvalidInput as error:
+        raise error.under("input") from None
 
 
 def _spec(name: str) -> WorkflowSpec:

@@ -10,7 +10,6 @@ from services.classifier.zero_shot import (
     label_texts,
     softmax,
     text_windows,
-    validate_labels,
 )
 from services.common.errors import InvalidInput
 from services.embeddings.client import VectorCache
@@ -75,25 +74,6 @@ def test_softmax_is_a_distribution_that_keeps_the_order():
     probabilities = softmax(__import__("numpy").array([0.2, 0.5, 0.1]))
     assert probabilities.sum() == pytest.approx(1.0)
     assert list(probabilities.argsort()) == [2, 0, 1]
-
-
-@pytest.mark.parametrize(
-    ("labels", "field"),
-    [
-        ([], "labels"),
-        ([LabelSpec("a"), LabelSpec(" ")], "labels[1].name"),
-        ([LabelSpec("News"), LabelSpec("news")], "labels[1].name"),
-        ([LabelSpec("a", examples=("",))], "labels[0].examples[0]"),
-        ([LabelSpec(f"l{i}") for i in range(4)], "labels"),
-        ([LabelSpec("a", examples=("x",) * 101)], "labels[0].examples"),
-        ([LabelSpec("n" * 201)], "labels[0].name"),
-        ([LabelSpec("a", description="d" * 101)], "labels[0].description"),
-    ],
-)
-def test_bad_labels_are_rejected_naming_the_field(labels, field):
-    with pytest.raises(InvalidInput) as caught:
-        validate_labels(labels, max_labels=3, max_chars=100)
-    assert caught.value.violations[0].field == field
 
 
 def test_a_taxonomy_stands_in_for_labels_and_an_unknown_one_is_named():

@@ -2,8 +2,7 @@ from datetime import date
 
 import pytest
 
-from services.common.errors import InvalidInput
-from services.meeting_intel.dates import due_date, parse_meeting_date
+from services.meeting_intel.dates import due_date
 
 WEDNESDAY = date(2024, 5, 15)
 
@@ -40,11 +39,3 @@ def test_the_same_weekday_as_the_meeting_means_the_next_one():
 def test_without_a_meeting_date_only_dates_with_their_year_resolve():
     assert due_date("I'll send it by Friday.", None) is None
     assert due_date("Due on 2024-06-01.", None) == date(2024, 6, 1)
-
-
-def test_meeting_date_is_iso_or_empty_and_a_bad_one_names_the_field():
-    assert parse_meeting_date("2024-05-15") == WEDNESDAY
-    assert parse_meeting_date("") is None
-    with pytest.raises(InvalidInput) as caught:
-        parse_meeting_date("15/05/2024")
-    assert caught.value.violations[0].field == "meeting_date"

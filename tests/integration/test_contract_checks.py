@@ -1,0 +1,129 @@
+"""The orchestrator and the capability reject the same bad transcript or labels with the
+same INVALID_ARGUMENT field violation, in the same words (services/common/contract_checks.py):
+the orchestrator's fields sit under `input.`, and its `text` is the capability's own text
+field (`transcript` for meeting_intel)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import grpc
+import pytest
+from grpc_status import rpc_status
+
+from aiorch.v1 import (
+    classifier_pb2,
+    classifier_pb2_grpc,
+    meeting_intel_pb2_grpc,
+    orchestrator_pb2_grpc,
+)
+from aiorch.v1 import meeting_intel_pb2 as mi
+from aiorch.v1 import orchestrator_pb2 as pb
+from services.classifier.__main__ import build as build_classifier
+from services.common.errors import field_violations
+from services.embeddings.__main__ import build as build_embeddings
+from services.meeting_intel.__main__ import build as build_meeting_intel
+from services.orchestrator.__main__ import build as build_orchestrator
+from tests.callers import channel_as
+from tests.integration.conftest import start_service
+
+SEGMENT = mi.TranscriptSegment(speaker="Ann", text="We will ship on Friday.")
+
+
+@pytest.fixture(scope="module")
+async def stubs(settings):
+    settings = settings.model_copy(
+        update={"meeting_intel_max_chars": 400, "meeting_intel_max_segments": 3}
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        for name, build in (
+            ("embeddings", build_embeddings),
+            ("classifier", build_classifier),
+            ("meeting_intel", build_meeting_intel),
+            ("orchestrator", build_orchestrator),
+        ):
+            _, settings = await start_service(name, build, settings, stack)
+        channels = {}
+        for name in ("classifier", "meeting_intel", "orchestrator"):
+            channels[name] = channel_as(settings.addr_of(name))
+            stack.push_async_callback(channels[name].close)
+        yield (
+            orchestrator_pb2_grpc.OrchestratorServiceStub(channels["orchestrator"]),
+            classifier_pb2_grpc.ClassifierServiceStub(channels["classifier"]),
+            meeting_intel_pb2_grpc.MeetingIntelServiceStub(channels["meeting_intel"]),
+        )
+
+
+async def _violations(call) -> dict[str, str]:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return field_violations(rpc_status.from_call(caught.value))
+
+
+@pytest.mark.parametrize(
+    ("transcript", "segments", "meeting_date", "field"),
+    [
+        ("   ", [], "", "transcript"),
+        ("Ann: " + "word " * 100, [], "", "transcript"),
+        ("Ann: Hello.", [SEGMENT], "", "segments"),
+        ("", [SEGMENT] * 4, "", "segments"),
+        ("", [mi.TranscriptSegment(speaker="Ann", text="  ")], "", "segments"),
+        ("", [mi.TranscriptSegment(speaker="Ann", text="word " * 100)], "", "segments"),
+        ("Ann: Hello.", [], "next Tuesday", "meeting_date"),
+    ],
+)
+async def test_a_bad_transcript_is_refused_alike_by_orchestrator_and_meeting_intel(
+    stubs, transcript, segments, meeting_date, field
+):
+    orchestrator, _, meeting_intel = stubs
+    direct = await _violations(
+        meeting_intel.Analyze(
+            mi.AnalyzeRequest(transcript=transcript, segments=segments, meeting_date=meeting_date),
+            timeout=30,
+        )
+    )
+    given = pb.WorkflowInput(text=transcript, segments=segments, meeting_date=meeting_date)
+    workflow = await _violations(
+        orchestrator.CreateWorkflow(
+            pb.CreateWorkflowRequest(type="meeting_intelligence", input=given, wait=True),
+            timeout=30,
+        )
+    )
+    ours = "text" if field == "transcript" else field
+    assert list(direct) == [field] and list(workflow) == [f"input.{ours}"]
+    assert workflow[f"input.{ours}"] == direct[field].replace("transcript or", "text or")
+
+
+@pytest.mark.parametrize(
+    ("labels", "taxonomy", "field"),
+    [
+        ([], "colours", "taxonomy"),
+        ([], "", "labels"),
+        (
+            [classifier_pb2.Label(name="news"), classifier_pb2.Label(name="News")],
+            "",
+            "labels[1].name",
+        ),
+        ([classifier_pb2.Label(name=" ")], "", "labels[0].name"),
+        ([classifier_pb2.Label(name="a", examples=[""])], "", "labels[0].examples[0]"),
+    ],
+)
+async def test_bad_labels_are_refused_alike_by_orchestrator_and_classifier(
+    stubs, labels, taxonomy, field
+):
+    orchestrator, classifier, _ = stubs
+    text = "Quarterly revenue grew by ten percent."
+    direct = await _violations(
+        classifier.Classify(
+            classifier_pb2.ClassifyRequest(text=text, labels=labels, taxonomy=taxonomy),
+            timeout=30,
+        )
+    )
+    given = pb.WorkflowInput(text=text, labels=labels, taxonomy=taxonomy)
+    workflow = await _violations(
+        orchestrator.CreateWorkflow(
+            pb.CreateWorkflowRequest(type="classification", input=given, wait=True), timeout=30
+        )
+    )
+    assert direct == {field: direct[field]} and workflow == {f"input.{field}": direct[field]}
