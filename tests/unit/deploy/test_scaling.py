@@ -29,6 +29,7 @@ CALLERS = {
     "monitor": {"gateway", "orchestrator"},
 }
 BACKENDS = {"aiorch.io/caller": "true"}
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
 
 
 def test_production_autoscales_every_deployment_on_cpu_from_two_pods():
@@ -145,11 +146,14 @@ def test_each_grpc_port_admits_its_callers_and_labelled_backends_alone(manifests
 
 def test_metrics_ports_admit_prometheus_and_the_gateway_its_http_port_to_all(manifests):
     deployments = suite(manifests)
+    prometheus = {"namespaceSelector": {}, "podSelector": {"matchLabels": PROMETHEUS}}
     for name, deployment in deployments.items():
         rules = ingress_to(manifests, deployment)
         port = int(deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"])
-        _, others = admitted(manifests, rules, port)
-        assert others == [{"namespaceSelector": {}}], name
+        apps, others = admitted(manifests, rules, port)
+        assert others == [prometheus], name
+        # The monitor reads the services' RPC metrics (not Envoy's) for its API figures.
+        assert apps == (set() if name == "gateway" else {"monitor"}), name
         ports = {p["port"] for rule in rules for p in rule["ports"]}
         assert ports == ({GRPC[name], port} if name in GRPC else {8080, port}), name
     _, others = admitted(manifests, ingress_to(manifests, deployments["gateway"]), 8080)
