@@ -13,11 +13,7 @@ check and rate limits add.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,13 +21,10 @@ from pathlib import Path
 import yaml
 
 from gateway import tokens
-from gateway.render import Edge, render
+from gateway.render import Edge
 from services.common.advice import percentile
-from services.common.settings import PROJECT_ROOT, Settings
-from tools.ready import wait_gateway, wait_serving
-from tools.suite import free_addr
+from tools.suite import behind_envoy, free_addr
 
-BIN = Path(sys.executable).parent
 PATH = "/v1/ai-orchestration/workflows/types"
 ENVOY_FLAGS = ("--disable-hot-restart", "--concurrency", "1", "-l", "warn")
 IDENTITY_FILTERS = ("envoy.filters.http.jwt_authn", "envoy.filters.http.local_ratelimit")
@@ -79,52 +72,20 @@ def main() -> None:
         env = {
             "AIORCH_ORCHESTRATOR_ADDR": free_addr(),
             "AIORCH_ORCHESTRATOR_METRICS_ADDR": "",
-            "AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db",
             "AIORCH_LOG_LEVEL": "WARNING",
         }
         # Limits far above the rate here: every request is checked, none refused.
         edge = Edge(jwks_file=keys.jwks, user_rps=1_000_000, route_rps=1_000_000)
-        gateways = {}
-        for name in ("with", "without"):
-            settings = Settings(
-                orchestrator_addr=env["AIORCH_ORCHESTRATOR_ADDR"],
-                gateway_addr=free_addr(),
-                gateway_admin_addr=free_addr(),
-            )
-            config = render(settings, PROJECT_ROOT / "build" / "aiorch.pb", otlp="", edge=edge)
-            if name == "without":
-                config = without_identity(config)
-            (tmp / f"envoy-{name}.yaml").write_text(config)
-            gateways[name] = settings
-        log = (tmp / "processes.log").open("w")
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "services.orchestrator"],
-                cwd=PROJECT_ROOT,
-                env=os.environ | env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        ]
-        for name in gateways:
-            processes.append(
-                subprocess.Popen(
-                    [BIN / "envoy", "-c", tmp / f"envoy-{name}.yaml", *ENVOY_FLAGS],
-                    cwd=PROJECT_ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        try:
-            asyncio.run(wait_serving(env["AIORCH_ORCHESTRATOR_ADDR"], 60))
-            for settings in gateways.values():
-                asyncio.run(wait_gateway(settings.gateway_admin_addr, 60))
+        variants = {"with": None, "without": without_identity}
+        with behind_envoy(
+            tmp, "orchestrator", env, edge, variants, ENVOY_FLAGS, otlp=""
+        ) as fronted:
             headers = {"authorization": f"Bearer {keys.sign(tokens.claims('bench'))}"}
             connections = {}
-            for name, settings in gateways.items():
+            for name, settings in fronted.gateways.items():
                 host, port = settings.gateway_addr.rsplit(":", 1)
                 connections[name] = http.client.HTTPConnection(host, int(port), timeout=30)
-            took: dict[str, list[float]] = {name: [] for name in gateways}
+            took: dict[str, list[float]] = {name: [] for name in variants}
             for _ in range(200):  # warm-up: connections, caches, the token's first check
                 for connection in connections.values():
                     call(connection, headers)
@@ -133,11 +94,6 @@ def main() -> None:
                 order = ("with", "without") if i % 2 else ("without", "with")
                 for name in order:
                     took[name].append(call(connections[name], headers))
-        finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(20)
     ms = {name: [t * 1000 for t in values] for name, values in took.items()}
     p50 = {name: percentile(values, 50) for name, values in ms.items()}
     p90 = {name: percentile(values, 90) for name, values in ms.items()}

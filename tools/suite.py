@@ -1,6 +1,7 @@
 """The whole suite as `make run` starts it (the local Procfile under honcho), with every
 address on a free port and Envoy on a config rendered for those ports: what the
-end-to-end tests and the benchmarks run against."""
+end-to-end tests and the benchmarks run against. And one service alone behind Envoys of
+its own (`behind_envoy`), for a test or a benchmark that needs the gateway set apart."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.render import Edge, render
 from services.common.settings import PROJECT_ROOT, Settings
-from tools.ready import SERVICES, wait_suite
+from tools.ready import SERVICES, wait_gateway, wait_serving, wait_suite
 
 BIN = Path(sys.executable).parent
+DESCRIPTOR = PROJECT_ROOT / "build" / "aiorch.pb"
+ENVOY_FLAGS = ("--disable-hot-restart", "-l", "warn")
 
 
 def free_addr() -> str:
@@ -54,9 +57,7 @@ def running_suite(
         "AIORCH_ENVOY_CONFIG": str(tmp / "envoy.yaml"),
     }
     settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
-    (tmp / "envoy.yaml").write_text(
-        render(settings, PROJECT_ROOT / "build" / "aiorch.pb", edge=edge)
-    )
+    (tmp / "envoy.yaml").write_text(render(settings, DESCRIPTOR, edge=edge))
     log = tmp / "honcho.log"
     honcho = subprocess.Popen(
         [BIN / "honcho", "--procfile", "deploy/local/Procfile", "--app-root", ".", "start"],
@@ -78,3 +79,73 @@ def running_suite(
         if honcho.poll() is None:
             honcho.send_signal(signal.SIGINT)
             honcho.wait(30)
+
+
+@dataclass
+class Fronted:
+    process: subprocess.Popen  # the service
+    log: Path  # the service's output and every Envoy's
+    gateways: dict[str, Settings]  # per Envoy: the settings with its gateway's addresses
+
+    @property
+    def settings(self) -> Settings:
+        """The first Envoy's."""
+        return next(iter(self.gateways.values()))
+
+
+@contextlib.contextmanager
+def behind_envoy(
+    tmp: Path,
+    service: str,
+    env: dict[str, str],
+    edge: Edge | None = None,
+    variants: dict[str, Callable[[str], str] | None] | None = None,
+    envoy_flags: Sequence[str] = ENVOY_FLAGS,
+    otlp: str | None = None,
+    timeout: float = 60,
+) -> Iterator[Fronted]:
+    """`python -m services.<service>` with `env` (its address at least; the store in `tmp`
+    unless `env` names one), and in front of it one Envoy per entry of `variants` (its
+    name, and a change to the rendered config or None; by default one Envoy as rendered),
+    each on free ports, until the block ends. `edge` and `otlp` are render's."""
+    env = {"AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db", **env}
+    gateways = {}
+    for name, change in (variants or {"gateway": None}).items():
+        addrs = {"gateway_addr": free_addr(), "gateway_admin_addr": free_addr()}
+        settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
+        settings = settings.model_copy(update=addrs)
+        config = render(settings, DESCRIPTOR, otlp=otlp, edge=edge)
+        (tmp / f"envoy-{name}.yaml").write_text(change(config) if change else config)
+        gateways[name] = settings
+    log = tmp / "processes.log"
+    output = log.open("w")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"],
+            cwd=PROJECT_ROOT,
+            env=os.environ | env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    for name in gateways:
+        processes.append(
+            subprocess.Popen(
+                [BIN / "envoy", "-c", tmp / f"envoy-{name}.yaml", *envoy_flags],
+                cwd=PROJECT_ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        first = next(iter(gateways.values()))
+        asyncio.run(wait_serving(first.addr_of(service), timeout))
+        for settings in gateways.values():
+            asyncio.run(wait_gateway(settings.gateway_admin_addr, timeout))
+        yield Fronted(processes[0], log, gateways)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(20)
+        output.close()

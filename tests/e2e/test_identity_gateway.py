@@ -8,18 +8,13 @@ origin.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -27,15 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aiorch.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from gateway import tokens
-from gateway.render import render
-from services.common.settings import DEFAULT_ADDRS, PROJECT_ROOT, Settings
-from tools.ready import wait_gateway, wait_serving
+from services.common.settings import DEFAULT_ADDRS
+from tools.suite import behind_envoy
 
 from .conftest import E2E_USER, edge_for, free_addr
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
 TYPES = "/v1/ai-orchestration/workflows/types"
 STATUS = "/v1/performance/status"
 TRACK = "/v1/performance/activity/track"
@@ -303,42 +296,12 @@ def small_gateway(tmp_path_factory):
     monitor = free_addr()
     env = {
         **{f"AIORCH_{name.upper()}_ADDR": monitor for name in DEFAULT_ADDRS},
-        "AIORCH_GATEWAY_ADDR": free_addr(),
-        "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
         "AIORCH_MONITOR_METRICS_ADDR": "",
-        "AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db",
     }
-    settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
     edge = edge_for(keys, user_rps=2, route_rps=5, cors_origins=(ORIGIN,))
     edge = type(edge)(**(edge.__dict__ | {"jwks_file": tmp / "jwks.json"}))
-    (tmp / "envoy.yaml").write_text(
-        render(settings, PROJECT_ROOT / "build" / "aiorch.pb", edge=edge)
-    )
-    log = (tmp / "processes.log").open("w")
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "services.monitor"],
-            cwd=PROJECT_ROOT,
-            env=os.environ | env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [BIN / "envoy", "-c", tmp / "envoy.yaml", "--disable-hot-restart", "-l", "warn"],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
-    ]
-    try:
-        asyncio.run(wait_serving(settings.monitor_addr, 60))
-        asyncio.run(wait_gateway(settings.gateway_admin_addr, 60))
-        yield Gateway(settings.gateway_addr, keys, rsa_keys)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
+    with behind_envoy(tmp, "monitor", env, edge=edge) as fronted:
+        yield Gateway(fronted.settings.gateway_addr, keys, rsa_keys)
 
 
 def test_rs256_and_es256_tokens_are_both_accepted(small_gateway):

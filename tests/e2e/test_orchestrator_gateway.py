@@ -5,28 +5,20 @@ and a full queue answering 429 with Retry-After.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from gateway.render import render
-from services.common.settings import PROJECT_ROOT, Settings
-from tools.ready import wait_gateway, wait_serving
+from tools.suite import behind_envoy
 
 from .conftest import Suite, free_addr
 
 pytestmark = pytest.mark.e2e
 
 WORKFLOWS = "/v1/ai-orchestration/workflows"
-BIN = Path(sys.executable).parent
 
 
 def body(**changes) -> dict:
@@ -107,41 +99,15 @@ def crowded(tmp_path_factory):
     hole.listen(100)
     env = {
         "AIORCH_ORCHESTRATOR_ADDR": free_addr(),
-        "AIORCH_GATEWAY_ADDR": free_addr(),
-        "AIORCH_GATEWAY_ADMIN_ADDR": free_addr(),
         "AIORCH_CLASSIFIER_ADDR": f"127.0.0.1:{hole.getsockname()[1]}",
-        "AIORCH_DATABASE_URL": f"sqlite:///{tmp}/aiorch.db",
         "AIORCH_ORCHESTRATOR_WORKERS": "1",
         "AIORCH_QUEUE_SIZE_NORMAL": "1",
         "AIORCH_GRACE_SECONDS": "0",
     }
-    settings = Settings(**{k.removeprefix("AIORCH_").lower(): v for k, v in env.items()})
-    (tmp / "envoy.yaml").write_text(render(settings, PROJECT_ROOT / "build" / "aiorch.pb"))
-    log = (tmp / "processes.log").open("w")
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "services.orchestrator"],
-            cwd=PROJECT_ROOT,
-            env=os.environ | env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [BIN / "envoy", "-c", tmp / "envoy.yaml", "--disable-hot-restart", "-l", "warn"],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
-    ]
     try:
-        asyncio.run(wait_serving(settings.orchestrator_addr, 60))
-        asyncio.run(wait_gateway(settings.gateway_admin_addr, 60))
-        yield Suite(settings, processes[0], tmp / "processes.log")
+        with behind_envoy(tmp, "orchestrator", env) as fronted:
+            yield Suite(fronted.settings, fronted.process, fronted.log)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
         hole.close()
 
 
