@@ -61,6 +61,15 @@ async def _violations(call) -> dict[str, str]:
     return field_violations(rpc_status.from_call(caught.value))
 
 
+async def _refusals(direct, orchestrator, workflow_type: str, given: pb.WorkflowInput):
+    """The violations of the capability's call `direct`, and of the same input as a
+    workflow of `workflow_type`."""
+    request = pb.CreateWorkflowRequest(type=workflow_type, input=given, wait=True)
+    return await _violations(direct), await _violations(
+        orchestrator.CreateWorkflow(request, timeout=30)
+    )
+
+
 @pytest.mark.parametrize(
     ("transcript", "segments", "meeting_date", "field"),
     [
@@ -77,18 +86,14 @@ async def test_a_bad_transcript_is_refused_alike_by_orchestrator_and_meeting_int
     stubs, transcript, segments, meeting_date, field
 ):
     orchestrator, _, meeting_intel = stubs
-    direct = await _violations(
+    direct, workflow = await _refusals(
         meeting_intel.Analyze(
             mi.AnalyzeRequest(transcript=transcript, segments=segments, meeting_date=meeting_date),
             timeout=30,
-        )
-    )
-    given = pb.WorkflowInput(text=transcript, segments=segments, meeting_date=meeting_date)
-    workflow = await _violations(
-        orchestrator.CreateWorkflow(
-            pb.CreateWorkflowRequest(type="meeting_intelligence", input=given, wait=True),
-            timeout=30,
-        )
+        ),
+        orchestrator,
+        "meeting_intelligence",
+        pb.WorkflowInput(text=transcript, segments=segments, meeting_date=meeting_date),
     )
     ours = "text" if field == "transcript" else field
     assert list(direct) == [field] and list(workflow) == [f"input.{ours}"]
@@ -114,16 +119,13 @@ async def test_bad_labels_are_refused_alike_by_orchestrator_and_classifier(
 ):
     orchestrator, classifier, _ = stubs
     text = "Quarterly revenue grew by ten percent."
-    direct = await _violations(
+    direct, workflow = await _refusals(
         classifier.Classify(
             classifier_pb2.ClassifyRequest(text=text, labels=labels, taxonomy=taxonomy),
             timeout=30,
-        )
-    )
-    given = pb.WorkflowInput(text=text, labels=labels, taxonomy=taxonomy)
-    workflow = await _violations(
-        orchestrator.CreateWorkflow(
-            pb.CreateWorkflowRequest(type="classification", input=given, wait=True), timeout=30
-        )
+        ),
+        orchestrator,
+        "classification",
+        pb.WorkflowInput(text=text, labels=labels, taxonomy=taxonomy),
     )
     assert direct == {field: direct[field]} and workflow == {f"input.{field}": direct[field]}
