@@ -124,6 +124,7 @@ eval: setup
 	$(PY) -m eval.embeddings $(DATA)/stsb_dev/sts-dev.csv
 	$(PY) -m eval.classifier $(DATA)
 	$(PY) -m eval.meeting_intel $(DATA)
+	$(PY) -m eval.knowledge $(DATA)
 
 # Speed, as ratios against a raw baseline measured in the same run.
 bench: setup
