@@ -15,10 +15,8 @@ from collections.abc import Sequence
 from cachetools import LRUCache
 
 from services.classifier.zero_shot import LabelSpec, digest
-from services.common.errors import InvalidInput, NotFound
-
-PREFIX = "ls-"
-MAX_ID_CHARS = 64
+from services.common.contract_checks import LABEL_SET_PREFIX, check_label_set_id
+from services.common.errors import NotFound
 
 
 class LabelSets:
@@ -28,13 +26,12 @@ class LabelSets:
         self.sets: LRUCache = LRUCache(maxsize)
 
     def put(self, labels: Sequence[LabelSpec]) -> str:
-        label_set_id = PREFIX + digest(labels)
+        label_set_id = LABEL_SET_PREFIX + digest(labels)
         self.sets[label_set_id] = tuple(labels)
         return label_set_id
 
     def get(self, label_set_id: str, field: str = "label_set_id") -> list[LabelSpec]:
-        if len(label_set_id) > MAX_ID_CHARS or not label_set_id.startswith(PREFIX):
-            raise InvalidInput(field, "is not a label set id (RegisterLabelSet gives one)")
+        check_label_set_id(label_set_id, field)
         labels = self.sets.get(label_set_id)
         if labels is None:
             raise NotFound(

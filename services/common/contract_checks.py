@@ -25,6 +25,12 @@ TAXONOMIES = ("document_types",)
 MAX_LABEL_NAME_CHARS = 200
 # Examples per label: a head gains little past a few dozen, and each costs an embedding.
 MAX_LABEL_EXAMPLES = 100
+# A registered label set's id: the prefix and a hash of its content (the classifier's
+# RegisterLabelSet), never longer than this.
+LABEL_SET_PREFIX = "ls-"
+MAX_LABEL_SET_ID_CHARS = 64
+# The longest meeting summary a caller may ask for, in words.
+MAX_SUMMARY_WORDS = 5000
 
 
 class Label(Protocol):
@@ -41,14 +47,45 @@ class Segment(Protocol):
     text: str
 
 
-def check_labels(labels: Sequence[Label], taxonomy: str, max_labels: int, max_chars: int) -> None:
-    """`labels`, or when there are none the `taxonomy` name."""
+def check_summary_length(words: int | None, ratio: float | None) -> None:
+    """A summary length asked as `words` or as a `ratio` of the meeting's words."""
+    if words is not None and ratio is not None:
+        raise InvalidInput("summary_words", "give summary_words or summary_ratio, not both")
+    if words is not None and not 1 <= words <= MAX_SUMMARY_WORDS:
+        raise InvalidInput("summary_words", f"is {words}, not within 1..{MAX_SUMMARY_WORDS}")
+    if ratio is not None and not 0 < ratio <= 1:
+        raise InvalidInput("summary_ratio", f"is {ratio}, not more than 0 and at most 1")
+
+
+def requested_summary_length(message) -> tuple[int | None, float | None]:
+    """(words, ratio) that a message's `summary_length` oneof asks for (AnalyzeRequest,
+    WorkflowInput), checked; (None, None) when it asks none."""
+    chosen = message.WhichOneof("summary_length")
+    words = message.summary_words if chosen == "summary_words" else None
+    ratio = message.summary_ratio if chosen == "summary_ratio" else None
+    check_summary_length(words, ratio)
+    return words, ratio
+
+
+def check_label_set_id(value: str, field: str = "label_set_id") -> None:
+    if len(value) > MAX_LABEL_SET_ID_CHARS or not value.startswith(LABEL_SET_PREFIX):
+        raise InvalidInput(field, "is not a label set id (RegisterLabelSet gives one)")
+
+
+def check_labels(
+    labels: Sequence[Label], taxonomy: str, max_labels: int, max_chars: int, label_set_id: str = ""
+) -> None:
+    """`labels`, or when there are none a registered `label_set_id`, or the `taxonomy`
+    name."""
+    if not labels and label_set_id:
+        check_label_set_id(label_set_id)
+        return
     if not labels and taxonomy:
         if taxonomy not in TAXONOMIES:
             raise InvalidInput("taxonomy", f"unknown taxonomy; known: {', '.join(TAXONOMIES)}")
         return
     if not labels:
-        raise InvalidInput("labels", "give at least one label, or a taxonomy")
+        raise InvalidInput("labels", "give at least one label, a label set id, or a taxonomy")
     if len(labels) > max_labels:
         raise InvalidInput("labels", f"has {len(labels)} labels, more than {max_labels}")
     seen = set()

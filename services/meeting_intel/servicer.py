@@ -7,7 +7,11 @@ from __future__ import annotations
 import grpc
 
 from aiorch.v1 import meeting_intel_pb2, meeting_intel_pb2_grpc
-from services.common.contract_checks import check_transcript, meeting_date
+from services.common.contract_checks import (
+    check_transcript,
+    meeting_date,
+    requested_summary_length,
+)
 from services.common.deadlines import call_timeout
 from services.common.settings import Settings
 from services.meeting_intel import messages
@@ -57,9 +61,5 @@ class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
 def summary_length(request: meeting_intel_pb2.AnalyzeRequest) -> Length:
     """The summary length the request asks for (InvalidInput naming the field when out of
     range); neither field set is the service's default."""
-    chosen = request.WhichOneof("summary_length")
-    if chosen == "summary_words":
-        return Length(words=request.summary_words)
-    if chosen == "summary_ratio":
-        return Length(ratio=request.summary_ratio)
-    return Length()
+    words, ratio = requested_summary_length(request)
+    return Length(words=words, ratio=ratio)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.common.errors import InvalidInput
+from services.common.contract_checks import MAX_SUMMARY_WORDS, check_summary_length
 from services.meeting_intel.sentences import Sentence
 from services.meeting_intel.sentences import words as count_words
 
@@ -32,7 +32,7 @@ _CONNECTIVES = re.compile(
 BUDGET_SHARE = 0.04
 MIN_BUDGET = 40
 MAX_BUDGET = 300
-MAX_WORDS = 5000  # the longest summary a caller may ask for
+MAX_WORDS = MAX_SUMMARY_WORDS  # the longest summary a caller may ask for
 RELEVANCE_WEIGHT = 0.7  # MMR: 1 ranks by centrality alone, 0 by novelty alone
 
 
@@ -45,12 +45,7 @@ class Length:
     ratio: float | None = None
 
     def __post_init__(self) -> None:
-        if self.words is not None and self.ratio is not None:
-            raise InvalidInput("summary_words", "give summary_words or summary_ratio, not both")
-        if self.words is not None and not 1 <= self.words <= MAX_WORDS:
-            raise InvalidInput("summary_words", f"is {self.words}, not within 1..{MAX_WORDS}")
-        if self.ratio is not None and not 0 < self.ratio <= 1:
-            raise InvalidInput("summary_ratio", f"is {self.ratio}, not more than 0 and at most 1")
+        check_summary_length(self.words, self.ratio)
 
     @property
     def chosen(self) -> bool:

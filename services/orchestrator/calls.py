@@ -29,17 +29,21 @@ def _classify(request, workflow, step, max_chars: int) -> classifier_pb2.Classif
         text=document_text(request.input, max_chars),
         labels=request.input.labels,
         taxonomy=request.input.taxonomy,
+        label_set_id=request.input.label_set_id,
         include_keywords="keywords" in wanted,
         include_summary="summary" in wanted,
     )
 
 
 def _analyze(request, workflow, step, max_chars: int) -> meeting_intel_pb2.AnalyzeRequest:
-    return meeting_intel_pb2.AnalyzeRequest(
-        transcript=request.input.text,
-        segments=request.input.segments,
-        meeting_date=request.input.meeting_date,
+    given = request.input
+    analyze = meeting_intel_pb2.AnalyzeRequest(
+        transcript=given.text, segments=given.segments, meeting_date=given.meeting_date
     )
+    length = given.WhichOneof("summary_length")
+    if length is not None:
+        setattr(analyze, length, getattr(given, length))
+    return analyze
 
 
 def _embed(request, workflow, step, max_chars: int) -> embeddings_pb2.EmbedRequest:

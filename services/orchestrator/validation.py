@@ -6,7 +6,12 @@ import time
 from dataclasses import dataclass
 
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.common.contract_checks import check_labels, check_transcript, meeting_date
+from services.common.contract_checks import (
+    check_labels,
+    check_transcript,
+    meeting_date,
+    requested_summary_length,
+)
 from services.common.errors import InvalidInput
 from services.common.settings import Settings
 from services.orchestrator.workflows import WORKFLOWS, WorkflowSpec
@@ -58,7 +63,15 @@ def _check_input(given: pb.WorkflowInput, needed: set[str], settings: Settings) 
         )
         meeting_date(given.meeting_date)
         if "classify" in needed:
-            check_labels(given.labels, given.taxonomy, settings.max_labels, settings.max_text_chars)
+            check_labels(
+                given.labels,
+                given.taxonomy,
+                settings.max_labels,
+                settings.max_text_chars,
+                given.label_set_id,
+            )
+        if "analyze" in needed:
+            requested_summary_length(given)
     except InvalidInput as error:
         raise error.under("input") from None
 

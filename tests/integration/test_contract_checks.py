@@ -101,31 +101,49 @@ async def test_a_bad_transcript_is_refused_alike_by_orchestrator_and_meeting_int
 
 
 @pytest.mark.parametrize(
-    ("labels", "taxonomy", "field"),
+    ("labels", "taxonomy", "label_set_id", "field"),
     [
-        ([], "colours", "taxonomy"),
-        ([], "", "labels"),
+        ([], "colours", "", "taxonomy"),
+        ([], "", "", "labels"),
         (
             [classifier_pb2.Label(name="news"), classifier_pb2.Label(name="News")],
             "",
+            "",
             "labels[1].name",
         ),
-        ([classifier_pb2.Label(name=" ")], "", "labels[0].name"),
-        ([classifier_pb2.Label(name="a", examples=[""])], "", "labels[0].examples[0]"),
+        ([classifier_pb2.Label(name=" ")], "", "", "labels[0].name"),
+        ([classifier_pb2.Label(name="a", examples=[""])], "", "", "labels[0].examples[0]"),
+        ([], "", "not-a-set", "label_set_id"),
     ],
 )
 async def test_bad_labels_are_refused_alike_by_orchestrator_and_classifier(
-    stubs, labels, taxonomy, field
+    stubs, labels, taxonomy, label_set_id, field
 ):
     orchestrator, classifier, _ = stubs
     text = "Quarterly revenue grew by ten percent."
+    given = {"text": text, "labels": labels, "taxonomy": taxonomy, "label_set_id": label_set_id}
     direct, workflow = await _refusals(
-        classifier.Classify(
-            classifier_pb2.ClassifyRequest(text=text, labels=labels, taxonomy=taxonomy),
-            timeout=30,
-        ),
+        classifier.Classify(classifier_pb2.ClassifyRequest(**given), timeout=30),
         orchestrator,
         "classification",
-        pb.WorkflowInput(text=text, labels=labels, taxonomy=taxonomy),
+        pb.WorkflowInput(**given),
+    )
+    assert direct == {field: direct[field]} and workflow == {f"input.{field}": direct[field]}
+
+
+@pytest.mark.parametrize(
+    ("length", "field"),
+    [({"summary_words": 0}, "summary_words"), ({"summary_ratio": 1.5}, "summary_ratio")],
+)
+async def test_a_bad_summary_length_is_refused_alike_by_orchestrator_and_meeting_intel(
+    stubs, length, field
+):
+    orchestrator, _, meeting_intel = stubs
+    transcript = "Ann: We will ship on Friday."
+    direct, workflow = await _refusals(
+        meeting_intel.Analyze(mi.AnalyzeRequest(transcript=transcript, **length), timeout=30),
+        orchestrator,
+        "meeting_intelligence",
+        pb.WorkflowInput(text=transcript, **length),
     )
     assert direct == {field: direct[field]} and workflow == {f"input.{field}": direct[field]}

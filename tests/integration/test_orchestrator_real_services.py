@@ -8,7 +8,7 @@ import contextlib
 import grpc
 import pytest
 
-from aiorch.v1 import classifier_pb2
+from aiorch.v1 import classifier_pb2, classifier_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.meeting_intel.__main__ import build as build_meeting_intel
 
@@ -50,16 +50,10 @@ def meeting(**changes) -> pb.CreateWorkflowRequest:
     return request
 
 
-def skip_if_analyze_is_not_built(workflow: pb.Workflow) -> None:
-    if workflow.error.code == grpc.StatusCode.UNIMPLEMENTED.value[0]:
-        pytest.skip("meeting_intel Analyze is not built yet")
-
-
 async def test_a_meeting_is_analyzed_and_classified(orchestrator):
     request = meeting()
     request.expected_outputs.extend(["speakers", "action_items", "summary", "label"])
     workflow = (await orchestrator.CreateWorkflow(request, timeout=30)).workflow
-    skip_if_analyze_is_not_built(workflow)
     assert workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED, workflow.error
     analysis = workflow.result.meeting
     assert {s.name for s in analysis.speakers} == {"Ann", "Bob", "Carol"}
@@ -74,7 +68,6 @@ async def test_a_transcript_the_service_cannot_read_fails_the_workflow_with_its_
     request = meeting()
     request.input.text = "..."
     workflow = (await orchestrator.CreateWorkflow(request, timeout=30)).workflow
-    skip_if_analyze_is_not_built(workflow)
     assert workflow.status == pb.WORKFLOW_STATUS_FAILED
     assert workflow.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert workflow.error.message.startswith("step analyze:")
@@ -82,9 +75,39 @@ async def test_a_transcript_the_service_cannot_read_fails_the_workflow_with_its_
 
 async def test_hybrid_gives_every_branch_over_the_same_transcript(orchestrator):
     workflow = (await orchestrator.CreateWorkflow(meeting(type="hybrid"), timeout=60)).workflow
-    if workflow.status == pb.WORKFLOW_STATUS_PARTIAL:
-        skip_if_analyze_is_not_built(workflow.steps[1])
     assert workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED, workflow.error
     assert workflow.result.classification.keywords
     assert workflow.result.meeting.speakers
     assert len(workflow.result.embedding.embeddings[0].values) == 384
+
+
+async def test_a_meeting_workflow_asks_the_summary_length_it_was_given(orchestrator):
+    default = (await orchestrator.CreateWorkflow(meeting(), timeout=30)).workflow
+    request = meeting()
+    request.input.summary_words = 12
+    short = (await orchestrator.CreateWorkflow(request, timeout=30)).workflow
+    assert short.status == default.status == pb.WORKFLOW_STATUS_SUCCEEDED, short.error
+    words = len(short.result.meeting.summary.split())
+    assert 0 < words <= 12 < len(default.result.meeting.summary.split())
+
+
+async def test_a_classification_workflow_uses_a_registered_label_set(suite, orchestrator):
+    labels = [
+        classifier_pb2.Label(name="sport", examples=["A late goal won the match."]),
+        classifier_pb2.Label(name="finance", examples=["The invoice is due on Friday."]),
+    ]
+    async with suite.channel("classifier") as channel:
+        registered = await classifier_pb2_grpc.ClassifierServiceStub(channel).RegisterLabelSet(
+            classifier_pb2.RegisterLabelSetRequest(labels=labels), timeout=30
+        )
+    request = pb.CreateWorkflowRequest(
+        type="classification",
+        wait=True,
+        input=pb.WorkflowInput(
+            text="The keeper saved a penalty in extra time.",
+            label_set_id=registered.label_set_id,
+        ),
+    )
+    workflow = (await orchestrator.CreateWorkflow(request, timeout=30)).workflow
+    assert workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED, workflow.error
+    assert workflow.result.classification.label == "sport"
