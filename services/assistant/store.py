@@ -62,12 +62,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class _Matrix:
-    """An owner's (or everyone's) chunks as one matrix, at a version."""
+    """An owner's (or everyone's) chunks of one model as one matrix, at a version."""
 
     version: tuple[int, int]
     vectors: np.ndarray  # (n, dimensions) float32, unit rows
-    rows: list[tuple]  # (owner, source_id, title, chunk_index, start, end, text, model)
-    models: np.ndarray  # (n,) model of each row
+    rows: list[tuple]  # (owner, source_id, title, chunk_index, start, end, text)
     sources: np.ndarray  # (n,) source id of each row
 
 
@@ -160,23 +159,24 @@ class KnowledgeStore:
     ) -> list[Hit]:
         """The `top_k` chunks most similar to `query` among those `reader` may read (its
         own; None: everyone's) that `model` embedded, optionally only of `source_ids`."""
-        matrix = await self._matrix(reader)
+        # Vectors of another model live in another space: never compared.
+        matrix = await self._matrix(reader, model)
         if not matrix.rows:
             return []
         scores = matrix.vectors @ np.asarray(query, dtype=np.float32)
-        # Vectors of another model live in another space: never compared.
-        allowed = matrix.models == model
         if source_ids:
-            allowed &= np.isin(matrix.sources, list(source_ids))
-        scores = np.where(allowed, scores, -np.inf)
-        k = min(top_k, int(allowed.sum()))
+            allowed = np.isin(matrix.sources, list(source_ids))
+            scores = np.where(allowed, scores, -np.inf)
+            k = min(top_k, int(allowed.sum()))
+        else:
+            k = min(top_k, len(matrix.rows))
         if k == 0:
             return []
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
         hits = []
         for i in best:
-            owner, source_id, title, index, start, end, text, _ = matrix.rows[i]
+            owner, source_id, title, index, start, end, text = matrix.rows[i]
             hits.append(Hit(float(scores[i]), owner, source_id, title, index, start, end, text))
         return hits
 
@@ -192,39 +192,40 @@ class KnowledgeStore:
             )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
-    async def _matrix(self, reader: str | None) -> _Matrix:
+    async def _matrix(self, reader: str | None, model: str) -> _Matrix:
         version = await self._version(reader)
-        cached = self.matrices.get(reader)
+        key = (reader, model)
+        cached = self.matrices.get(key)
         if cached is not None and cached.version == version:
             return cached
         async with self._loading:  # concurrent searches after a write load it once
-            cached = self.matrices.get(reader)
+            cached = self.matrices.get(key)
             if cached is not None and cached.version == version:
                 return cached
-            matrix = await self._load(reader, version)
-            self.matrices[reader] = matrix
+            matrix = await self._load(reader, model, version)
+            self.matrices[key] = matrix
             return matrix
 
-    async def _load(self, reader: str | None, version: tuple[int, int]) -> _Matrix:
+    async def _load(self, reader: str | None, model: str, version: tuple[int, int]) -> _Matrix:
         sql = (
             "SELECT c.owner, c.source_id, d.title, c.chunk_index, c.start_offset,"
-            " c.end_offset, c.text, d.model, c.vector FROM knowledge_chunks c"
+            " c.end_offset, c.text, c.vector FROM knowledge_chunks c"
             " JOIN knowledge_documents d ON d.owner = c.owner AND d.source_id = c.source_id"
+            " WHERE d.model = $1"
         )
         order = " ORDER BY c.owner, c.source_id, c.chunk_index"
         if reader is None:
-            records = await self.db.fetchall(sql + order)
+            records = await self.db.fetchall(sql + order, model)
         else:
-            records = await self.db.fetchall(sql + " WHERE c.owner = $1" + order, reader)
-        rows = [tuple(r[:8]) for r in records]
+            records = await self.db.fetchall(sql + " AND c.owner = $2" + order, model, reader)
+        rows = [tuple(r[:7]) for r in records]
         if records:
-            vectors = np.vstack([np.frombuffer(bytes(r[8]), dtype="<f4") for r in records])
+            vectors = np.vstack([np.frombuffer(bytes(r[7]), dtype="<f4") for r in records])
         else:
             vectors = np.empty((0, 0), dtype=np.float32)
         return _Matrix(
             version,
             vectors.astype(np.float32, copy=False),
             rows,
-            np.array([r[7] for r in rows], dtype=object),
             np.array([r[1] for r in rows], dtype=object),
         )
