@@ -88,25 +88,32 @@ class ActivityStore:
         return pseudonym(self.key, user_id)
 
     async def track(self, user_id: str, activity: Activity, now: float) -> str:
-        activity_id = str(uuid.uuid4())
-        # Keyed by user too: two users' "session 1" are two sessions.
-        session = (
-            pseudonym(self.key, f"{user_id}\x00{activity.session_id}")
-            if activity.session_id
-            else ""
+        [activity_id] = await self.track_many(user_id, [activity], now)
+        return activity_id
+
+    async def track_many(self, user_id: str, activities: list[Activity], now: float) -> list[str]:
+        """Stores `activities` of one user, all or none; returns their ids in order."""
+        user = self.user_pseudonym(user_id)
+        rows = []
+        for activity in activities:
+            # Keyed by user too: two users' "session 1" are two sessions.
+            session = (
+                pseudonym(self.key, f"{user_id}\x00{activity.session_id}")
+                if activity.session_id
+                else ""
+            )
+            row = (str(uuid.uuid4()), user, activity.activity_type, activity.feature, session)
+            rows.append((*row, activity.metadata_json, timestamp(now)))
+        # One statement for the lot: a batch costs the store one round trip, not one each.
+        values = ", ".join(
+            "(" + ", ".join(f"${i * 7 + j}" for j in range(1, 8)) + ")" for i in range(len(rows))
         )
         await self.db.execute(
             "INSERT INTO activities (activity_id, user_pseudonym, activity_type, feature,"
-            " session_pseudonym, metadata, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            activity_id,
-            self.user_pseudonym(user_id),
-            activity.activity_type,
-            activity.feature,
-            session,
-            activity.metadata_json,
-            timestamp(now),
+            f" session_pseudonym, metadata, occurred_at) VALUES {values}",
+            *(value for row in rows for value in row),
         )
-        return activity_id
+        return [row[0] for row in rows]
 
     async def summary(self, user_id: str | None, start: float, now: float) -> ActivitySummary:
         """Activity between `start` and `now`, of one user or (None) of everyone."""

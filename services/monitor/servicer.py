@@ -106,6 +106,14 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         activity_id = await self.activity.track(user, activity, self.clock())
         return pb.TrackActivityResponse(activity_id=activity_id)
 
+    async def TrackActivities(
+        self, request: pb.TrackActivitiesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.TrackActivitiesResponse:
+        user = caller.user_id()
+        activities = validation.activities(request, self.settings.activity_max_metadata_bytes)
+        activity_ids = await self.activity.track_many(user, activities, self.clock())
+        return pb.TrackActivitiesResponse(activity_ids=activity_ids)
+
     async def GetActivitySummary(
         self, request: pb.GetActivitySummaryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetActivitySummaryResponse:

@@ -12,6 +12,7 @@ from services.monitor.activity import Activity
 
 MAX_NAME_CHARS = 100
 MAX_SESSION_CHARS = 200
+MAX_ACTIVITIES = 500  # in one TrackActivities call
 _NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
@@ -57,6 +58,21 @@ def activity(request, max_metadata_bytes: int) -> Activity:
             "metadata", f"is {size} bytes as JSON, more than the limit of {max_metadata_bytes}"
         )
     return Activity(request.activity_type, request.feature, request.session_id, metadata)
+
+
+def activities(request, max_metadata_bytes: int) -> list[Activity]:
+    """A TrackActivities request's activities, each checked as TrackActivity would."""
+    if not request.activities:
+        raise InvalidInput("activities", "must not be empty")
+    if len(request.activities) > MAX_ACTIVITIES:
+        raise InvalidInput("activities", f"more than {MAX_ACTIVITIES}")
+    found = []
+    for index, one in enumerate(request.activities):
+        try:
+            found.append(activity(one, max_metadata_bytes))
+        except InvalidInput as error:
+            raise error.under(f"activities[{index}]") from None
+    return found
 
 
 def _name(value: str, field: str, required: bool) -> None:

@@ -3,13 +3,19 @@
 
 Records wait in a bounded queue for one sender; when the monitor is away or slow they
 are dropped once the queue is full (and counted in the log), never a workflow delayed or
-refused for them: activity is an account of use, not part of the work."""
+refused for them: activity is an account of use, not part of the work.
+
+The sender gathers what came within `linger` seconds and sends each caller's records in
+one TrackActivities call: one call per workflow cost the monitor about as much CPU as
+the orchestrator's own work on it. A monitor too old for that call gets them one by
+one."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 
 import grpc
 from google.protobuf import struct_pb2
@@ -23,13 +29,23 @@ log = logging.getLogger("aiorch.activity")
 
 
 class ActivityTracker:
-    def __init__(self, monitor_addr: str, max_queued: int = 1000, timeout: float = 2.0):
+    def __init__(
+        self,
+        monitor_addr: str,
+        max_queued: int = 1000,
+        timeout: float = 2.0,
+        linger: float = 0.05,
+        max_batch: int = 200,
+    ):
         self._channel = open_channel(monitor_addr)
         self._stub = monitor_pb2_grpc.MonitorServiceStub(self._channel)
         self._queue: asyncio.Queue[tuple[str, monitor_pb2.TrackActivityRequest]] = asyncio.Queue(
             max_queued
         )
         self._timeout = timeout
+        self._linger = linger
+        self._max_batch = max_batch
+        self._batches = True  # until the monitor says it has no TrackActivities
         self._dropped = 0
         self._task = asyncio.create_task(self._send_forever(), name="activity")
 
@@ -55,10 +71,36 @@ class ActivityTracker:
 
     async def _send_forever(self) -> None:
         while True:
-            caller, request = await self._queue.get()
-            try:
-                await self._stub.TrackActivity(
-                    request, metadata=((USER_HEADER, caller),), timeout=self._timeout
-                )
-            except grpc.aio.AioRpcError as error:
-                log.info("activity not recorded", extra={"code": error.code().name})
+            first = await self._queue.get()
+            await asyncio.sleep(self._linger)
+            taken = [first]
+            while len(taken) < self._max_batch and not self._queue.empty():
+                taken.append(self._queue.get_nowait())
+            by_caller: dict[str, list[monitor_pb2.TrackActivityRequest]] = defaultdict(list)
+            for caller, request in taken:
+                by_caller[caller].append(request)
+            for caller, requests in by_caller.items():
+                await self._send(caller, requests)
+
+    async def _send(self, caller: str, requests: list[monitor_pb2.TrackActivityRequest]) -> None:
+        metadata = ((USER_HEADER, caller),)
+        try:
+            if self._batches:
+                try:
+                    batch = monitor_pb2.TrackActivitiesRequest(activities=requests)
+                    await self._stub.TrackActivities(
+                        batch, metadata=metadata, timeout=self._timeout
+                    )
+                    return
+                except grpc.aio.AioRpcError as error:
+                    if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                        raise
+                    self._batches = False
+                    log.info("the monitor takes activity one record at a time")
+            for request in requests:
+                await self._stub.TrackActivity(request, metadata=metadata, timeout=self._timeout)
+        except grpc.aio.AioRpcError as error:
+            log.info(
+                "activity not recorded",
+                extra={"code": error.code().name, "count": len(requests)},
+            )
