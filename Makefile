@@ -133,6 +133,7 @@ bench: setup
 	$(PY) -m bench.telemetry $(DATA)
 	$(PY) -m bench.gateway_auth
 	$(PY) -m bench.scale $(DATA)
+	$(PY) -m bench.knowledge
 
 # Fault drills: kill -9, restarts, Redis and PostgreSQL away, overload, rolling restarts,
 # under load through Envoy; a table of figures, and exit 1 if anything accepted was lost.

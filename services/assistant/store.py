@@ -2,10 +2,13 @@
 database (SQLite by default, PostgreSQL when configured), searched by exact cosine.
 
 Vectors are kept as float32 bytes (BLOB / BYTEA) beside their chunks, so both backends
-need no extension (this machine's PostgreSQL has no pgvector). Search is exact: every
-candidate vector is scored with numpy. `make bench` measures it against an approximate
-index: exact over 100,000 chunks takes milliseconds, below the cost of embedding the
-query, and recalls every true neighbour, which an index only approaches.
+need no extension (this machine's PostgreSQL has no pgvector, and this Python's sqlite3
+cannot load extensions such as sqlite-vec). Search is exact: every candidate vector is
+scored with numpy. `make bench` (bench/knowledge.py) measured, over 100,000 chunks on a
+busy 2-core machine: this store's search 12.6 ms p50, an HNSW index (usearch) 0.9 ms p50
+at recall@10 0.995 but 271 s to build. Exact finds every true neighbour, needs no index
+to rebuild or share between replicas as documents change, and one user's store is
+usually far smaller; an index is worth adding when stores grow past that.
 
 A search reads an owner's vectors once into a matrix and keeps it while the owner's
 version (a counter every write bumps, in the same transaction) is unchanged: one small
