@@ -31,6 +31,7 @@ RATE_LIMITED = (
     "meeting_intel",
     "embeddings",
     "monitor",
+    "assistant",
     "watch_workflow",
     "watch_metrics",
 )

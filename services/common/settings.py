@@ -23,6 +23,7 @@ DEFAULT_ADDRS = {
     "meeting_intel": "127.0.0.1:50053",
     "embeddings": "127.0.0.1:50054",
     "monitor": "127.0.0.1:50055",
+    "assistant": "127.0.0.1:50056",
 }
 # Default address of each service's Prometheus endpoint (services/common/metrics.py).
 DEFAULT_METRICS_ADDRS = {
@@ -31,6 +32,7 @@ DEFAULT_METRICS_ADDRS = {
     "meeting_intel": "127.0.0.1:9453",
     "embeddings": "127.0.0.1:9454",
     "monitor": "127.0.0.1:9455",
+    "assistant": "127.0.0.1:9456",
 }
 
 
@@ -44,6 +46,7 @@ class Settings(BaseSettings):
     meeting_intel_addr: str = DEFAULT_ADDRS["meeting_intel"]
     embeddings_addr: str = DEFAULT_ADDRS["embeddings"]
     monitor_addr: str = DEFAULT_ADDRS["monitor"]
+    assistant_addr: str = DEFAULT_ADDRS["assistant"]
     # Where a service listens when it must differ from where others reach it
     # (0.0.0.0:50052 in a container); empty means the service's own address.
     listen_addr: str = ""
@@ -67,6 +70,7 @@ class Settings(BaseSettings):
     meeting_intel_metrics_addr: str = DEFAULT_METRICS_ADDRS["meeting_intel"]
     embeddings_metrics_addr: str = DEFAULT_METRICS_ADDRS["embeddings"]
     monitor_metrics_addr: str = DEFAULT_METRICS_ADDRS["monitor"]
+    assistant_metrics_addr: str = DEFAULT_METRICS_ADDRS["assistant"]
     metrics_listen_addr: str = ""
 
     max_text_chars: int = Field(default=100_000, gt=0)
@@ -241,6 +245,7 @@ class Settings(BaseSettings):
             "meeting_intel": self.meeting_intel_addr,
             "embeddings": self.embeddings_addr,
             "monitor": self.monitor_addr,
+            "assistant": self.assistant_addr,
         }[service]
 
     def listen_addr_of(self, service: str) -> str:
@@ -262,6 +267,7 @@ class Settings(BaseSettings):
             "meeting_intel": self.meeting_intel_metrics_addr,
             "embeddings": self.embeddings_metrics_addr,
             "monitor": self.monitor_metrics_addr,
+            "assistant": self.assistant_metrics_addr,
             "gateway": self.gateway_metrics_addr,
         }[service]
 

@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 
 from aiorch.v1 import common_pb2, monitor_pb2_grpc
 from aiorch.v1 import monitor_pb2 as pb
+from services.assistant.__main__ import build as build_assistant
 from services.common.errors import field_violations
 from services.common.settings import DEFAULT_ADDRS
 from services.monitor.__main__ import build
@@ -65,9 +66,12 @@ async def monitor_server(settings, **changes):
 
 @pytest.fixture(scope="module")
 async def monitor(suite):
-    async with monitor_server(suite.settings, meeting_intel_addr=closed_addr()) as stub:
-        await asyncio.sleep(INTERVAL * 8)  # some history
-        yield stub
+    # Every peer up but meeting_intel: the suite runs no assistant, so one is started here.
+    async with contextlib.AsyncExitStack() as stack:
+        _, settings = await start_service("assistant", build_assistant, suite.settings, stack)
+        async with monitor_server(settings, meeting_intel_addr=closed_addr()) as stub:
+            await asyncio.sleep(INTERVAL * 8)  # some history
+            yield stub
 
 
 async def test_status_reports_version_sampling_interval_and_features(monitor):
@@ -95,9 +99,9 @@ async def test_health_checks_every_peer_and_names_the_one_that_is_down(monitor):
     components = {c.name: c for c in health.components}
     assert set(components) == {
         *("cpu", "memory", "disk", "network"),
-        *("orchestrator", "classifier", "meeting_intel", "embeddings"),
+        *("orchestrator", "classifier", "meeting_intel", "embeddings", "assistant"),
     }
-    for name in ("orchestrator", "classifier", "embeddings"):
+    for name in ("orchestrator", "classifier", "embeddings", "assistant"):
         assert components[name].state == pb.HEALTH_STATE_HEALTHY, components[name]
         assert components[name].latency_ms > 0
     down = components["meeting_intel"]

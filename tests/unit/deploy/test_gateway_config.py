@@ -160,7 +160,14 @@ def test_every_upstream_is_a_service_on_one_of_its_ports(manifests):
                     continue
                 assert port in services[host], (cluster["name"], host)
                 upstream.add(host)
-    assert upstream == {"orchestrator", "classifier", "meeting-intel", "embeddings", "monitor"}
+    assert upstream == {
+        "orchestrator",
+        "classifier",
+        "meeting-intel",
+        "embeddings",
+        "monitor",
+        "assistant",
+    }
 
 
 @pytest.mark.parametrize("overlay", ["local", "production"])

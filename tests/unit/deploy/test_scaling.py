@@ -25,8 +25,16 @@ CALLERS = {
     "orchestrator": {"gateway", "monitor"},
     "classifier": {"gateway", "orchestrator", "monitor"},
     "meeting-intel": {"gateway", "orchestrator", "monitor"},
-    "embeddings": {"gateway", "orchestrator", "classifier", "meeting-intel", "monitor"},
+    "embeddings": {
+        "gateway",
+        "orchestrator",
+        "classifier",
+        "meeting-intel",
+        "assistant",
+        "monitor",
+    },
     "monitor": {"gateway", "orchestrator"},
+    "assistant": {"gateway", "monitor"},
 }
 BACKENDS = {"aiorch.io/caller": "true"}
 PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}

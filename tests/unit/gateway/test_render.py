@@ -29,6 +29,7 @@ ADDRS = {
     "meeting_intel": "[::1]:61053",
     "embeddings": "10.1.2.3:61054",
     "monitor": "localhost:61055",
+    "assistant": "127.0.0.1:61056",
 }
 GATEWAY, ADMIN = "0.0.0.0:61080", "127.0.0.1:61901"
 
@@ -100,6 +101,7 @@ def test_the_rendered_config_carries_every_address_it_was_given():
         "meeting_intel": [("::1", 61053)],
         "embeddings": [("10.1.2.3", 61054)],
         "monitor": [("localhost", 61055)],
+        "assistant": [("127.0.0.1", 61056)],
     }
     assert 'socket_address: {address: "0.0.0.0", port_value: 61080}' in config
     assert 'socket_address: {address: "127.0.0.1", port_value: 61901}' in config
@@ -126,6 +128,7 @@ def test_every_contract_service_is_transcoded_and_routed_to_its_own_cluster(serv
             "MeetingIntelService",
             "EmbeddingsService",
             "MonitorService",
+            "AssistantService",
         )
     }
     assert set(re.findall(r"^\s+- (aiorch\.v1\.\w+)$", config, re.M)) == set(services)

@@ -1,0 +1,32 @@
+"""python -m services.assistant: the assistant service on AIORCH_ASSISTANT_ADDR."""
+
+from aiorch.v1 import assistant_pb2_grpc
+from services.assistant.knowledge import Limits
+from services.assistant.servicer import AssistantServicer
+from services.assistant.store import KnowledgeStore
+from services.common.channels import Link
+from services.common.database import Database
+from services.common.server import Service, run
+from services.embeddings.client import EmbeddingsClient
+
+
+async def build(settings, stack):
+    db = await Database.open(settings.database_url)
+    stack.push_async_callback(db.close)
+    link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
+    stack.push_async_callback(link.close)
+    embeddings = EmbeddingsClient(link, settings.max_texts, settings.max_text_chars)
+    limits = Limits(max_text_chars=settings.max_text_chars)
+    store = await KnowledgeStore.open(db)
+    servicer = AssistantServicer(store, embeddings, limits, settings.deadline_margin_seconds)
+    return [
+        Service(
+            "aiorch.v1.AssistantService",
+            servicer,
+            assistant_pb2_grpc.add_AssistantServiceServicer_to_server,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    run("assistant", build)
