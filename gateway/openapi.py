@@ -98,6 +98,12 @@ EXAMPLES: dict[str, dict] = {
         "meeting_date": "2026-03-02",
     },
     "aiorch.v1.EmbeddingsService.Embed": {"texts": ["Bob will send the invoice."]},
+    "aiorch.v1.AssistantService.IndexDocument": {
+        "source_id": "acme-call.txt",
+        "title": "Call with Acme",
+        "text": "Bob will send the invoice to Acme by Friday. We dropped the old pricing.",
+    },
+    "aiorch.v1.AssistantService.Search": {"query": "When is the invoice due?", "top_k": 3},
     "aiorch.v1.OrchestratorService.CreateWorkflow": {
         "type": "classification",
         "wait": True,
