@@ -161,6 +161,7 @@ lint: setup node_modules/.stamp
 		--config protos/buf.yaml --path aiorch/v1
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) aiorch build node_modules

@@ -45,16 +45,15 @@ def chunk_text(text: str, max_chars: int = MAX_CHUNK_CHARS) -> list[Chunk]:
     sentence longer than that (a table, a list without punctuation) is cut between words."""
     spans = [piece for span in sentence_spans(text) for piece in _cut(text, span, max_chars)]
     chunks: list[Chunk] = []
-    start = end = None
-    for s, e in spans:
-        if start is not None and e - start > max_chars:
+    if not spans:
+        return chunks
+    start, end = spans[0]
+    for s, e in spans[1:]:
+        if e - start > max_chars:  # the chunk so far is full: this sentence starts the next
             chunks.append(Chunk(len(chunks), start, end, text[start:end]))
-            start = None
-        if start is None:
             start = s
         end = e
-    if start is not None:
-        chunks.append(Chunk(len(chunks), start, end, text[start:end]))
+    chunks.append(Chunk(len(chunks), start, end, text[start:end]))
     return chunks
 
 
