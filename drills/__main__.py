@@ -21,7 +21,7 @@ from drills import scenarios
 from drills.processes import Postgres, Redis, running_suite
 
 CAPABILITIES = ("classifier", "embeddings", "meeting_intel")
-ROLLING = ("embeddings", "classifier", "meeting_intel", "monitor", "orchestrator")
+ROLLING = ("embeddings", "classifier", "meeting_intel", "monitor", "assistant", "orchestrator")
 
 
 def drills(short: bool):
