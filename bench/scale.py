@@ -13,7 +13,8 @@ listed in its address so that Envoy and the callers balance over them:
 Besides requests/s and the ratio N=2 ÷ N=1, it prints the CPU each kind of process spent
 per request (summed over its replicas), which says where the time goes: on a machine with
 fewer cores than processes, replicas add no CPU, and the figure shows what a machine (a
-node) per replica would have to supply.
+node) per replica would have to supply. Each embeddings replica runs on its share of the
+cores (AIORCH_EMBEDDINGS_THREADS), as its CPU limit would give it in a cluster.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -98,6 +100,10 @@ def run(text: str, seconds: float) -> dict[tuple[str, int], dict[str, dict]]:
                 postgres, redis = Postgres(Path(tmp) / f"postgres-{group}-{index}"), Redis()
                 postgres.start()
                 redis.start()
+                # Each embeddings replica gets its share of the cores, as its CPU limit
+                # would give it in a cluster, rather than every replica a thread per core.
+                share = max(1, (os.cpu_count() or 1) // replicas.get("embeddings", 1))
+                os.environ["AIORCH_EMBEDDINGS_THREADS"] = str(share)
                 try:
                     with running_suite(folder, postgres, redis, replicas) as suite:
                         asked = requests_for(suite.settings.gateway_addr, text)[group]
@@ -105,6 +111,7 @@ def run(text: str, seconds: float) -> dict[tuple[str, int], dict[str, dict]]:
                         results[group, n] = measure(suite, asked, seconds)
                         print(f"{group} x{n}: done", flush=True)
                 finally:
+                    os.environ.pop("AIORCH_EMBEDDINGS_THREADS", None)
                     redis.kill()
                     postgres.stop()
     return results
