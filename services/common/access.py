@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache, partial
 from typing import Any
 
 import grpc
@@ -37,6 +38,9 @@ AUDITED: dict[str, Callable[[Any, Any], str]] = {
     _ORCHESTRATOR + "CreateBatch": lambda req, rep: rep.batch_id if rep else "",
     _ORCHESTRATOR + "InvalidateCache": lambda req, rep: req.pattern[:200],
     "/aiorch.v1.MonitorService/TrackActivity": lambda req, rep: rep.activity_id if rep else "",
+    "/aiorch.v1.MonitorService/TrackActivities": (
+        lambda req, rep: ",".join(rep.activity_ids)[:200] if rep else ""
+    ),
     "/aiorch.v1.ClassifierService/RegisterLabelSet": (
         lambda req, rep: rep.label_set_id if rep else ""
     ),
@@ -55,6 +59,20 @@ SERVER_ERRORS = frozenset(
     }
 )
 SERVER_ERROR_NAMES = frozenset(code.name for code in SERVER_ERRORS)
+
+
+@lru_cache(maxsize=1024)
+def _children(labels: tuple[str, str, str], code: str):
+    """The counter and histogram children of a method and code: looked up once, not on
+    every call (a lookup takes the metric's lock)."""
+    return (
+        metrics.SERVER_HANDLED.labels(*labels, code),
+        metrics.SERVER_SECONDS.labels(*labels, code),
+    )
+
+
+def _reply_size(reply) -> dict:
+    return {"reply_bytes": reply.ByteSize()} if reply is not None else {}
 
 
 def _final_code(context, error: BaseException | None) -> grpc.StatusCode:
@@ -82,23 +100,27 @@ class _Call:
         self.admin = admin
         self.at = time.perf_counter()
 
-    def end(self, context, error, request, reply, fields: dict) -> None:
+    def end(self, context, error, request, reply, fields: Callable[[], dict]) -> None:
+        """`fields`: the line's fields of this kind of call, asked for when it is written."""
         seconds = time.perf_counter() - self.at
         code = _final_code(context, error)
-        metrics.SERVER_HANDLED.labels(*self.labels, code.name).inc()
-        metrics.SERVER_SECONDS.labels(*self.labels, code.name).observe(seconds)
+        handled, timed = _children(self.labels, code.name)
+        handled.inc()
+        timed.observe(seconds)
         span = trace.get_current_span()
         if span.is_recording():
             span.set_attribute("rpc.grpc.status_code", code.value[0])
             if code in SERVER_ERRORS:
                 span.set_status(Status(StatusCode.ERROR, code.name))
-        line = {"method": self.method, "code": code.name, "ms": round(seconds * 1000, 2)}
-        if self.caller:
-            line["caller"] = self.caller
-        line["request_bytes"] = request.ByteSize()
-        log.info("rpc", extra=line | fields)
+        # The line is built only when it is written: sizing the messages is work too.
+        if log.isEnabledFor(logging.INFO):
+            line = {"method": self.method, "code": code.name, "ms": round(seconds * 1000, 2)}
+            if self.caller:
+                line["caller"] = self.caller
+            line["request_bytes"] = request.ByteSize()
+            log.info("rpc", extra=line | fields())
         target = AUDITED.get(self.method)
-        if target is not None:
+        if target is not None and audit_log.isEnabledFor(logging.INFO):
             audit_log.info(
                 "audit",
                 extra={
@@ -154,8 +176,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
                     error = raised
                     raise
                 finally:
-                    size = {"reply_bytes": reply.ByteSize()} if reply is not None else {}
-                    call.end(context, error, request, reply, size)
+                    call.end(context, error, request, reply, partial(_reply_size, reply))
 
             return handler._replace(unary_unary=unary)
         if handler.unary_stream:
@@ -176,7 +197,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
                     error = raised
                     raise
                 finally:
-                    call.end(context, error, request, None, {"messages_sent": sent})
+                    call.end(context, error, request, None, lambda: {"messages_sent": sent})
 
             return handler._replace(unary_stream=stream)
         return handler

@@ -192,10 +192,13 @@ class Executor:
         return True
 
     async def _steps(self, workflow, request, deadline: Deadline) -> None:
+        pending = [step for step in workflow.steps if step.state == pb.STEP_STATE_PENDING]
+        if len(pending) == 1:  # the common case: no task of its own to run it beside others
+            await self._run_step(pending[0], workflow, request, deadline)
+            return
         async with asyncio.TaskGroup() as group:
-            for step in workflow.steps:
-                if step.state == pb.STEP_STATE_PENDING:
-                    group.create_task(self._run_step(step, workflow, request, deadline))
+            for step in pending:
+                group.create_task(self._run_step(step, workflow, request, deadline))
 
     def _refusal(self, service: Downstream) -> str | None:
         """Why a call to `service` must not go out now, if it must not."""
