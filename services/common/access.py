@@ -71,6 +71,11 @@ def _children(labels: tuple[str, str, str], code: str):
     )
 
 
+@lru_cache(maxsize=1024)
+def _started(labels: tuple[str, str, str]):
+    return metrics.SERVER_STARTED.labels(*labels)
+
+
 def _reply_size(reply) -> dict:
     return {"reply_bytes": reply.ByteSize()} if reply is not None else {}
 
@@ -166,7 +171,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
 
             async def unary(request, context):
                 metrics.current_service.set(service)
-                metrics.SERVER_STARTED.labels(*labels).inc()
+                _started(labels).inc()
                 call = self._call(method, labels, metadata)
                 reply = error = None
                 try:
@@ -185,7 +190,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
 
             async def stream(request, context):
                 metrics.current_service.set(service)
-                metrics.SERVER_STARTED.labels(*labels).inc()
+                _started(labels).inc()
                 call = self._call(method, labels, metadata)
                 sent = 0
                 error = None

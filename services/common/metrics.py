@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
+from functools import lru_cache
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -111,15 +112,27 @@ class _ClientMetrics:
         if method.startswith("/grpc."):  # health checks and reflection are not the API
             return None
         labels = (*split_method(method), self.kind)
-        CLIENT_STARTED.labels(*labels).inc()
+        _client_started(labels).inc()
         return labels, time.perf_counter()
 
     @staticmethod
     def _end(started, error: BaseException | None) -> None:
         labels, at = started
-        code = _code_of(error)
-        CLIENT_HANDLED.labels(*labels, code).inc()
-        CLIENT_SECONDS.labels(*labels, code).observe(time.perf_counter() - at)
+        handled, timed = _client_ended(labels, _code_of(error))
+        handled.inc()
+        timed.observe(time.perf_counter() - at)
+
+
+# Metric children looked up once per method (and code), not on every call: a lookup takes
+# the metric's lock, and a workflow makes several calls.
+@lru_cache(maxsize=1024)
+def _client_started(labels: tuple[str, str, str]):
+    return CLIENT_STARTED.labels(*labels)
+
+
+@lru_cache(maxsize=4096)
+def _client_ended(labels: tuple[str, str, str], code: str):
+    return CLIENT_HANDLED.labels(*labels, code), CLIENT_SECONDS.labels(*labels, code)
 
 
 class UnaryClientMetrics(_ClientMetrics, grpc.aio.UnaryUnaryClientInterceptor):
