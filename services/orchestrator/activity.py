@@ -47,6 +47,7 @@ class ActivityTracker:
         self._max_batch = max_batch
         self._batches = True  # until the monitor says it has no TrackActivities
         self._dropped = 0
+        self._held: list[tuple[str, monitor_pb2.TrackActivityRequest]] = []  # the next batch
         self._task = asyncio.create_task(self._send_forever(), name="activity")
 
     def created(self, caller: str, workflow: pb.Workflow) -> None:
@@ -64,23 +65,35 @@ class ActivityTracker:
                 log.warning("activity records dropped", extra={"count": self._dropped})
 
     async def close(self) -> None:
+        """Stops the sender; what still waited for its batch is sent now (within the
+        timeout), not lost to the linger. A batch on its way when stopped is not sent
+        again: a record counted twice would be no better than one missing."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        waiting, self._held = self._held, []
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        if waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._send_all(waiting), self._timeout)
         await self._channel.close()
 
     async def _send_forever(self) -> None:
         while True:
-            first = await self._queue.get()
+            self._held.append(await self._queue.get())
             await asyncio.sleep(self._linger)
-            taken = [first]
-            while len(taken) < self._max_batch and not self._queue.empty():
-                taken.append(self._queue.get_nowait())
-            by_caller: dict[str, list[monitor_pb2.TrackActivityRequest]] = defaultdict(list)
-            for caller, request in taken:
-                by_caller[caller].append(request)
-            for caller, requests in by_caller.items():
-                await self._send(caller, requests)
+            while len(self._held) < self._max_batch and not self._queue.empty():
+                self._held.append(self._queue.get_nowait())
+            taken, self._held = self._held, []
+            await self._send_all(taken)
+
+    async def _send_all(self, taken: list[tuple[str, monitor_pb2.TrackActivityRequest]]) -> None:
+        by_caller: dict[str, list[monitor_pb2.TrackActivityRequest]] = defaultdict(list)
+        for caller, request in taken:
+            by_caller[caller].append(request)
+        for caller, requests in by_caller.items():
+            await self._send(caller, requests)
 
     async def _send(self, caller: str, requests: list[monitor_pb2.TrackActivityRequest]) -> None:
         metadata = ((USER_HEADER, caller),)

@@ -95,3 +95,12 @@ async def test_an_older_monitor_gets_the_records_one_by_one():
         tracker.created("alice", _workflow(3))  # no second try of TrackActivities
         await _until(monitor, 4)
     assert monitor.calls == [("TrackActivity", "alice", [f"w{n}"]) for n in range(4)]
+
+
+async def test_records_waiting_for_their_batch_are_sent_when_the_tracker_closes():
+    monitor = NewMonitor()
+    async with tracker_of(monitor, linger=30) as tracker:
+        for n in range(3):
+            tracker.created("alice", _workflow(n))
+        await asyncio.sleep(0.05)  # the sender holds the first, and lingers
+    assert monitor.calls == [("TrackActivities", "alice", ["w0", "w1", "w2"])]
