@@ -44,6 +44,8 @@ AUDITED: dict[str, Callable[[Any, Any], str]] = {
     "/aiorch.v1.ClassifierService/RegisterLabelSet": (
         lambda req, rep: rep.label_set_id if rep else ""
     ),
+    "/aiorch.v1.AssistantService/IndexDocument": lambda req, rep: req.source_id[:200],
+    "/aiorch.v1.AssistantService/DeleteDocument": lambda req, rep: req.source_id[:200],
 }
 
 # Codes that mean the server failed (a gateway answers them with 5xx); the others are the

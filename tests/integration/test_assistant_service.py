@@ -4,6 +4,7 @@ the knowledge store on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import grpc
 import pytest
@@ -119,3 +120,17 @@ async def test_a_call_without_a_verified_caller_is_unauthenticated(assistant_add
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.Search(assistant_pb2.SearchRequest(query="budget"), timeout=20)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_indexing_and_deleting_leave_audit_lines_naming_the_document(assistant_addr, caplog):
+    caplog.set_level(logging.INFO, logger="aiorch.audit")
+    async with assistant_as(assistant_addr, "ann") as ann:
+        await index(ann, "budget.txt", BUDGET)
+        await ann.DeleteDocument(
+            assistant_pb2.DeleteDocumentRequest(source_id="budget.txt"), timeout=20
+        )
+        await ann.Search(assistant_pb2.SearchRequest(query="budget"), timeout=20)  # reads: none
+    lines = [
+        (r.action.rsplit("/", 1)[1], r.target) for r in caplog.records if r.name == "aiorch.audit"
+    ]
+    assert lines == [("IndexDocument", "budget.txt"), ("DeleteDocument", "budget.txt")]
