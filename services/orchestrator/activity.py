@@ -39,6 +39,7 @@ class ActivityTracker:
     ):
         self._channel = open_channel(monitor_addr)
         self._stub = monitor_pb2_grpc.MonitorServiceStub(self._channel)
+        self._channel.get_state(try_to_connect=True)  # connected before the first batch
         self._queue: asyncio.Queue[tuple[str, monitor_pb2.TrackActivityRequest]] = asyncio.Queue(
             max_queued
         )
@@ -65,18 +66,21 @@ class ActivityTracker:
                 log.warning("activity records dropped", extra={"count": self._dropped})
 
     async def close(self) -> None:
-        """Stops the sender; what still waited for its batch is sent now (within the
-        timeout), not lost to the linger. A batch on its way when stopped is not sent
-        again: a record counted twice would be no better than one missing."""
+        """Stops the sender; what still waited for its batch is sent now, not lost to
+        the linger. A batch on its way when stopped is not sent again: a record
+        counted twice would be no better than one missing."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         waiting, self._held = self._held, []
         while not self._queue.empty():
             waiting.append(self._queue.get_nowait())
-        if waiting:
+        # Only to a monitor connected now, and briefly: a stop is not held up by one
+        # that is away (those records would be dropped anyway).
+        ready = self._channel.get_state() == grpc.ChannelConnectivity.READY
+        if waiting and ready:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._send_all(waiting), self._timeout)
+                await asyncio.wait_for(self._send_all(waiting), min(self._timeout, 0.5))
         await self._channel.close()
 
     async def _send_forever(self) -> None:
