@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 
+from tools.ready import SERVICES
+
 from .conftest import running_suite
 
 
@@ -25,19 +27,12 @@ def test_ctrl_c_stops_every_process_cleanly(tmp_path):
         children = subprocess.run(
             ["pgrep", "-P", str(suite.honcho.pid)], capture_output=True, text=True
         ).stdout.split()
-        assert len(children) == 7
+        # Every service, Envoy and the `ready` banner.
+        assert len(children) == len(SERVICES) + 2
         suite.honcho.send_signal(signal.SIGINT)
         suite.honcho.wait(20)
         log = suite.log.read_text()
-    for name in (
-        "embeddings",
-        "classifier",
-        "meeting_intel",
-        "monitor",
-        "orchestrator",
-        "gateway",
-        "ready",
-    ):
+    for name in (*SERVICES, "gateway", "ready"):
         assert f"{name}.1 stopped (rc=0)" in log, log[-3000:]
     alive = subprocess.run(
         ["ps", "-o", "pid=", "-p", ",".join(children)], capture_output=True, text=True

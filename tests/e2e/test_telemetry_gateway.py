@@ -17,6 +17,7 @@ import yaml
 
 from services.common.settings import PROJECT_ROOT
 from tests.otlp_receiver import ReceivedSpan, otlp_receiver
+from tools.ready import SERVICES
 
 from .conftest import free_addr, running_suite
 
@@ -185,7 +186,7 @@ def test_prometheus_scrapes_every_service_and_the_gateway_after_real_load(traced
         }
         assert suite.request("POST", WORKFLOWS, request).status == 200
     assert suite.request("POST", WORKFLOWS, {"type": "no such type"}).status == 400
-    jobs = {"orchestrator", "classifier", "meeting_intel", "embeddings", "monitor", "gateway"}
+    jobs = {*SERVICES, "gateway"}
     up = until_found(prometheus, "up == 1")
     deadline = time.monotonic() + 30
     while {r["metric"]["job"] for r in up} != jobs:
