@@ -67,3 +67,25 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/aiorch.db"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def redis_prefix():
+    """Settings of a Redis key prefix of this test's own; its keys go afterwards."""
+    import redis.asyncio
+
+    url = os.environ.get("AIORCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"aiorch-test-{uuid.uuid4().hex[:12]}:"
+    client = redis.asyncio.from_url(url)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as error:
+        await client.aclose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis at {url}: {error}")
+    yield {"redis_url": url, "cache_key_prefix": prefix}
+    keys = [key async for key in client.scan_iter(match=prefix + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -2,6 +2,7 @@
 
 from aiorch.v1 import classifier_pb2_grpc
 from services.classifier.backends import open_backend
+from services.classifier.label_sets import LabelSets
 from services.classifier.servicer import ClassifierServicer
 from services.common.server import Service, run
 
@@ -9,10 +10,13 @@ from services.common.server import Service, run
 async def build(settings, stack):
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
+    # With Redis, label sets registered through one replica are known to every other.
+    label_sets = LabelSets.open(settings.redis_url, f"{settings.cache_key_prefix}labelset:")
+    stack.push_async_callback(label_sets.close)
     return [
         Service(
             "aiorch.v1.ClassifierService",
-            ClassifierServicer(backend, settings),
+            ClassifierServicer(backend, settings, label_sets),
             classifier_pb2_grpc.add_ClassifierServiceServicer_to_server,
         )
     ]

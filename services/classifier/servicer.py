@@ -27,7 +27,7 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
         self, request: classifier_pb2.ClassifyRequest, context: grpc.aio.ServicerContext
     ) -> classifier_pb2.ClassifyResponse:
         text = require_text(request.text, "text", self.settings.max_text_chars)
-        labels = self._labels(request.labels, request.label_set_id, request.taxonomy)
+        labels = await self._labels(request.labels, request.label_set_id, request.taxonomy)
         max_keywords, summary_sentences = analysis.requested_outputs(request)
         timeout = call_timeout(context, self.settings.deadline_margin_seconds)
         result, usage = await self.backend.analyze(
@@ -45,7 +45,7 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
         texts = require_texts(
             request.texts, "texts", self.settings.max_texts, self.settings.max_text_chars
         )
-        labels = self._labels(request.labels, request.label_set_id, request.taxonomy)
+        labels = await self._labels(request.labels, request.label_set_id, request.taxonomy)
         timeout = call_timeout(context, self.settings.deadline_margin_seconds)
         results, usage = await self.backend.classify_many(texts, labels, timeout=timeout)
         return messages.classify_batch_response(results, usage, self.backend.kind)
@@ -55,15 +55,15 @@ class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
     ) -> classifier_pb2.RegisterLabelSetResponse:
         if not request.labels:
             raise InvalidInput("labels", "give at least one label")
-        labels = self._labels(request.labels, "", "")
+        labels = await self._labels(request.labels, "", "")
         timeout = call_timeout(context, self.settings.deadline_margin_seconds)
         usage = await self.backend.prepare(labels, timeout=timeout)
-        label_set_id = self.label_sets.put(labels)
+        label_set_id = await self.label_sets.put(labels)
         return messages.register_response(label_set_id, len(labels), self.backend.model_id, usage)
 
-    def _labels(self, labels, label_set_id: str, taxonomy: str) -> list[LabelSpec]:
+    async def _labels(self, labels, label_set_id: str, taxonomy: str) -> list[LabelSpec]:
         if not labels and label_set_id:
-            return self.label_sets.get(label_set_id)
+            return await self.label_sets.get(label_set_id)
         return resolve_labels(
             labels, taxonomy, self.settings.max_labels, self.settings.max_text_chars
         )

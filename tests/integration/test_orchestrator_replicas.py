@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 
 import grpc
 import pytest
@@ -197,28 +196,6 @@ async def test_a_watch_on_another_replica_hears_the_end_at_once(
     assert last.workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
     lag = heard_at - last.workflow.finished_at.ToNanoseconds() / 1e9
     assert lag < 0.3
-
-
-@pytest.fixture
-async def redis_prefix():
-    """Settings of a Redis key prefix of this test's own; its keys go afterwards."""
-    import redis.asyncio
-
-    url = os.environ.get("AIORCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    prefix = f"aiorch-test-{uuid.uuid4().hex[:12]}:"
-    client = redis.asyncio.from_url(url)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError) as error:
-        await client.aclose()
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Redis at {url}: {error}")
-    yield {"redis_url": url, "cache_key_prefix": prefix}
-    keys = [key async for key in client.scan_iter(match=prefix + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def test_identical_requests_on_different_replicas_compute_once(

@@ -94,7 +94,7 @@ def test_every_address_names_a_service_and_the_port_it_listens_on():
 def test_services_start_once_what_they_call_is_healthy():
     calls = {
         "orchestrator": {"postgres", "redis", "classifier", "meeting-intel", "monitor"},
-        "classifier": {"embeddings"},
+        "classifier": {"embeddings", "redis"},
         "meeting-intel": {"embeddings"},
         "monitor": {"postgres"},
     }

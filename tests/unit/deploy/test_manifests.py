@@ -193,6 +193,8 @@ def test_the_stores_and_every_secret_come_from_secrets_never_from_the_manifests(
     for settings in (orchestrator, monitor):
         assert settings["AIORCH_DATABASE_URL"].endswith("/database-url")
     assert orchestrator["AIORCH_REDIS_URL"].endswith("/redis-url")
+    classifier = env(server(deployments["classifier"]), manifests)
+    assert classifier["AIORCH_REDIS_URL"].endswith("/redis-url")  # shared label sets
     assert monitor["AIORCH_ACTIVITY_KEY"].endswith("/activity-key")
     # Whatever the services keep out of their settings' repr is a secret.
     from services.common.settings import Settings

@@ -173,7 +173,7 @@ def test_the_local_stores_admit_only_the_processes_that_keep_state_in_them():
     deployments = of_kind(manifests, "Deployment")
     for store, port, users in (
         ("postgres", 5432, {"orchestrator", "monitor"}),
-        ("redis", 6379, {"orchestrator"}),
+        ("redis", 6379, {"orchestrator", "classifier"}),
     ):
         apps, others = admitted(manifests, ingress_to(manifests, deployments[store]), port)
         assert (apps, others) == (users, []), store
