@@ -12,14 +12,16 @@ import grpc
 from google.protobuf import json_format
 
 from aiorch_client import transcripts
-from aiorch_client._proto.aiorch.v1 import classifier_pb2 as classifier
+from aiorch_client._proto.aiorch.v1 import assistant_pb2 as assistant
 from aiorch_client._proto.aiorch.v1 import (
+    assistant_pb2_grpc,
     classifier_pb2_grpc,
     embeddings_pb2_grpc,
     meeting_intel_pb2_grpc,
     monitor_pb2_grpc,
     orchestrator_pb2_grpc,
 )
+from aiorch_client._proto.aiorch.v1 import classifier_pb2 as classifier
 from aiorch_client._proto.aiorch.v1 import embeddings_pb2 as embeddings
 from aiorch_client._proto.aiorch.v1 import meeting_intel_pb2 as meeting_intel
 from aiorch_client._proto.aiorch.v1 import monitor_pb2 as monitor
@@ -52,6 +54,7 @@ _STUBS = {
     "meeting_intel": meeting_intel_pb2_grpc.MeetingIntelServiceStub,
     "embeddings": embeddings_pb2_grpc.EmbeddingsServiceStub,
     "monitor": monitor_pb2_grpc.MonitorServiceStub,
+    "assistant": assistant_pb2_grpc.AssistantServiceStub,
 }
 
 
@@ -205,6 +208,35 @@ class AsyncClient:
         texts = [texts] if isinstance(texts, str) else list(texts)
         request = embeddings.EmbedRequest(texts=texts, model=model)
         return await self._unary("embeddings", "Embed", request, timeout)
+
+    # The assistant's knowledge store: the caller's own documents, searched by meaning.
+
+    async def index_document(
+        self, source_id: str, text: str, title: str = "", *, timeout: float | None = None
+    ) -> assistant.IndexDocumentResponse:
+        """Stores `text` under `source_id` (replacing what it held), chunked and embedded."""
+        request = assistant.IndexDocumentRequest(source_id=source_id, title=title, text=text)
+        return await self._unary("assistant", "IndexDocument", request, timeout)
+
+    async def delete_document(
+        self, source_id: str, *, timeout: float | None = None
+    ) -> assistant.DeleteDocumentResponse:
+        """Deletes the caller's document; NotFound if they have none with this source id."""
+        request = assistant.DeleteDocumentRequest(source_id=source_id)
+        return await self._unary("assistant", "DeleteDocument", request, timeout)
+
+    async def search(
+        self,
+        query: str,
+        *,
+        top_k: int = 0,
+        source_ids: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> assistant.SearchResponse:
+        """The stored passages closest in meaning to `query`, best first. `top_k` 0 lets
+        the service choose (10); `source_ids` limits the search to those documents."""
+        request = assistant.SearchRequest(query=query, top_k=top_k, source_ids=list(source_ids))
+        return await self._unary("assistant", "Search", request, timeout)
 
     # Workflows.
 

@@ -18,13 +18,21 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("orchestrator", "classifier", "meeting_intel", "embeddings", "monitor")
+SERVICES = (
+    "orchestrator",
+    "classifier",
+    "meeting_intel",
+    "embeddings",
+    "monitor",
+    "assistant",
+)
 DEFAULT_ADDRS = {
     "orchestrator": "127.0.0.1:50051",
     "classifier": "127.0.0.1:50052",
     "meeting_intel": "127.0.0.1:50053",
     "embeddings": "127.0.0.1:50054",
     "monitor": "127.0.0.1:50055",
+    "assistant": "127.0.0.1:50056",
 }
 DEFAULT_TIMEOUT = 30.0
 
