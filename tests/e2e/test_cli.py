@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,31 @@ def test_without_a_token_the_gateway_refuses_with_exit_7(suite, aiorch, token):
         pytest.skip("this gateway checks no tokens")
     done = aiorch("--token", "not-a-jwt", "classify", "-l", "a,b", "text")
     assert done.returncode == 7 and "UNAUTHENTICATED" in done.stderr
+
+
+def test_index_search_delete_document(aiorch, tmp_path):
+    # The suite may be shared: a source id of this run's own keeps other runs' documents out.
+    source = f"budget-{uuid.uuid4().hex[:8]}.txt"
+    (tmp_path / source).write_text(
+        "The marketing budget for next year is 2 million dollars. Most of it goes to online "
+        "advertising. The finance team approved it on Tuesday."
+    )
+    done = aiorch("index", source, "--title", "Budget")
+    assert done.returncode == 0, done.stderr
+    assert f"indexed {source}" in done.stdout
+    query = "how much can we spend on ads?"
+    done = aiorch("search", query, "--source", source)
+    assert done.returncode == 0, done.stderr
+    assert source in done.stdout and "marketing budget" in done.stdout  # score, source, passage
+    done = aiorch("search", "--json", query, "--top-k", "1", "--source", source)
+    (passage,) = json.loads(done.stdout)["passages"]
+    assert passage["source_id"] == source and passage["title"] == "Budget"
+
+    done = aiorch("delete-document", source)
+    assert done.returncode == 0, done.stderr
+    done = aiorch("search", "--json", query, "--source", source)
+    assert done.returncode == 0 and json.loads(done.stdout)["passages"] == []
+    done = aiorch("delete-document", source)
+    assert done.returncode == 3 and "NOT_FOUND" in done.stderr
+    assert aiorch("index", "missing.txt").returncode == 2
+    assert aiorch("search", "--top-k", "-1", query).returncode == 2

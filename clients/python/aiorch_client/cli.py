@@ -40,7 +40,7 @@ EXIT_CODES = {
     0: "ok",
     1: "any other error (INTERNAL, UNKNOWN, ...)",
     2: "bad input: a wrong flag or argument, an unreadable file, INVALID_ARGUMENT",
-    3: "not found (NOT_FOUND): no such workflow",
+    3: "not found (NOT_FOUND): no such workflow or document",
     4: "unavailable: the suite cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED), "
     "or `health` found a service down",
     5: "overloaded (RESOURCE_EXHAUSTED): try again later",
@@ -53,7 +53,8 @@ BAD_INPUT, UNAVAILABLE, FAILED = 2, 4, 6
 EPILOG = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
 
 app = typer.Typer(
-    help="The aiorch suite from a shell: classify, analyze, embed, workflows, operations.",
+    help="The aiorch suite from a shell: classify, analyze, embed, index and search documents, "
+    "workflows, operations.",
     epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
@@ -360,6 +361,71 @@ def embed(
     with handled(), OPTIONS.client() as aiorch:
         reply = aiorch.embed(texts, model=model)
         print_json(reply) if OPTIONS.json else show_embeddings(reply, texts)
+
+
+# The assistant's knowledge store.
+
+
+def show_passages(reply) -> None:
+    table = Table("score", "source", "passage", title=f"{len(reply.passages)} passages")
+    for passage in reply.passages:
+        table.add_row(f"{passage.score:.3f}", passage.source_id, shorten(passage.text, 72))
+    out.print(table)
+
+
+@app.command()
+def index(
+    file: Annotated[Path, typer.Argument(help="A text file (UTF-8) to index.")],
+    source_id: Annotated[
+        str, typer.Option("--source-id", help="Name to store it under (default: the file name).")
+    ] = "",
+    title: Annotated[str, typer.Option("--title", help="Title of the document.")] = "",
+    json_: JsonFlag = False,
+) -> None:
+    """Indexes a text file for search, replacing what its source id held before."""
+    OPTIONS.json |= json_
+    with handled():
+        text = file.read_text(encoding="utf-8")
+    with handled(), OPTIONS.client() as aiorch:
+        reply = aiorch.index_document(source_id or file.name, text, title=title)
+        if OPTIONS.json:
+            print_json(reply)
+        else:
+            out.print(
+                f"indexed {reply.source_id}: {len(reply.chunks)} chunks "
+                f"({reply.usage.input_tokens} tokens, {reply.model})"
+            )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, or - to read standard input.")],
+    top_k: Annotated[int, typer.Option("--top-k", help="Passages at most (default 10).")] = 0,
+    sources: Annotated[
+        list[str], typer.Option("--source", help="Only this source id (repeatable).")
+    ] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    json_: JsonFlag = False,
+) -> None:
+    """Finds the indexed passages closest in meaning to the query, best first."""
+    OPTIONS.json |= json_
+    with handled(), OPTIONS.client() as aiorch:
+        reply = aiorch.search(read_text(query), top_k=top_k, source_ids=sources)
+        print_json(reply) if OPTIONS.json else show_passages(reply)
+
+
+@app.command("delete-document")
+def delete_document(
+    source_id: Annotated[str, typer.Argument(help="The source id it was indexed under.")],
+    json_: JsonFlag = False,
+) -> None:
+    """Deletes an indexed document and its chunks (exit 3 if there is none)."""
+    OPTIONS.json |= json_
+    with handled(), OPTIONS.client() as aiorch:
+        reply = aiorch.delete_document(source_id)
+        if OPTIONS.json:
+            print_json(reply)
+        else:
+            out.print(f"deleted {source_id}: {reply.chunks_deleted} chunks")
 
 
 # Workflows.
