@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import uuid
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -42,9 +43,12 @@ async def orchestrator(suite):
         yield orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
 
 
-def stored_workflows(suite) -> int:
+def stored_with_key(suite, key: str) -> int:
+    """Workflows stored under idempotency key `key`. (Not a count of all rows: an earlier
+    test's sync workflow writes its record after its reply, at any moment.)"""
     with contextlib.closing(sqlite3.connect(urlparse(suite.settings.database_url).path)) as db:
-        return db.execute("SELECT COUNT(*) FROM workflows").fetchone()[0]
+        query = "SELECT COUNT(*) FROM workflows WHERE idempotency_key = ?"
+        return db.execute(query, (key,)).fetchone()[0]
 
 
 async def test_classification_scores_every_label_and_is_stored(orchestrator):
@@ -82,14 +86,17 @@ async def test_asking_for_the_embedding_runs_the_embed_step(orchestrator):
 async def test_bad_input_is_invalid_argument_naming_the_field_and_stores_nothing(
     suite, orchestrator, change, field
 ):
-    before = stored_workflows(suite)
-    request = valid_request()
+    key = uuid.uuid4().hex
+    request = valid_request(idempotency_key=key)
     change(request)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await orchestrator.CreateWorkflow(request, timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(rpc_status.from_call(caught.value))
-    assert stored_workflows(suite) == before
+    assert stored_with_key(suite, key) == 0
+    # The same key on a valid request is stored (at intake, before the reply).
+    await orchestrator.CreateWorkflow(valid_request(idempotency_key=key), timeout=10)
+    assert stored_with_key(suite, key) == 1
 
 
 async def test_unknown_workflow_id_is_not_found_and_a_malformed_one_is_invalid(orchestrator):
