@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,9 +27,36 @@ ENVOY_FLAGS = ("--disable-hot-restart", "-l", "warn")
 
 
 def free_addr() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
+    """A free port on 127.0.0.1 below the kernel's ephemeral range. A port the kernel picks
+    (bind to 0) is from that range, and until the process meant to listen there binds it,
+    the kernel may give it to an outgoing connection, such as one service calling another
+    as the suite starts (CI: "Failed to bind to address"). Ports below it are never
+    given out that way."""
+    low = _ephemeral_low()
+    for _ in range(1000):
+        port = random.randrange(FIRST_PORT, low) if low > FIRST_PORT + 1000 else 0
+        if port and port in _given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = sock.getsockname()[1]
+        _given.add(port)
+        return f"127.0.0.1:{port}"
+    raise RuntimeError("no free port found")
+
+
+FIRST_PORT = 10000
+_given: set[int] = set()  # handed out by this process: never twice
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # unknown: let the kernel pick
 
 
 @dataclass
