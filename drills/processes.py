@@ -177,10 +177,18 @@ class Suite:
         process.kill()
         process.wait()
 
-    def terminate(self, name: str, timeout: float = 30) -> None:
+    def terminate(self, name: str, timeout: float = 30) -> bool:
+        """SIGTERM, then SIGKILL if it has not ended within `timeout` seconds; whether it
+        ended by itself."""
         process = self.processes[name]
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return False
+        return True
 
     def stop_all(self) -> None:
         for process in self.processes.values():

@@ -226,7 +226,8 @@ def rolling_restart(suite: Suite, names: tuple[str, ...]) -> Row:
     load = Load(suite.settings.gateway_addr, classification, clients=4).start()
     time.sleep(1)
     for name in names:
-        suite.terminate(name)
+        stopped = suite.terminate(name)
+        row.check(stopped, f"{name} did not stop within 30 s of SIGTERM and was killed")
         suite.start(name)
         suite.serving(name)
         time.sleep(1)
