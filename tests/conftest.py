@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import io
 import os
+import sys
+import threading
 import uuid
 
 import pytest
@@ -89,3 +93,32 @@ async def redis_prefix():
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+# A test that hangs is stopped by pytest-timeout (see pyproject.toml) with every thread's
+# stack; but in an asyncio test the thread only shows the loop waiting. What the loop's
+# tasks wait on is written first, a little before that.
+TASKS_AFTER_SECONDS = 200.0
+
+
+@pytest.fixture(autouse=True)
+def _tasks_written_when_stuck(request):
+    done = threading.Event()
+
+    def write_tasks() -> None:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=12, file=out)
+        sys.__stderr__.write(f"\n== tasks of {request.node.nodeid}, still running\n")
+        sys.__stderr__.write(out.getvalue())
+
+    def watch() -> None:
+        if done.wait(TASKS_AFTER_SECONDS):
+            return
+        for thing in gc.get_objects():  # the loop pytest-asyncio runs, whichever it is
+            if isinstance(thing, asyncio.AbstractEventLoop) and thing.is_running():
+                thing.call_soon_threadsafe(write_tasks)
+
+    threading.Thread(target=watch, daemon=True).start()
+    yield
+    done.set()
