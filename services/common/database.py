@@ -165,9 +165,16 @@ class Database:
             raise ValueError("only PostgreSQL has notifications")
         return Listener(self.url, handlers, on_reconnect)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 5.0) -> None:
+        """Closes the connections; a pooled one still in use after `timeout` (a statement
+        the server never answers) is cut rather than waited for: asyncpg's close waits for
+        every connection to come back, without limit."""
         if self._pool is not None:
-            await self._pool.close()
+            try:
+                await asyncio.wait_for(self._pool.close(), timeout)
+            except TimeoutError:
+                log.warning("connections still in use at close; cut", extra={"after_s": timeout})
+                self._pool.terminate()
         else:
             await self._connection.close()
 

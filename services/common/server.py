@@ -5,13 +5,16 @@ telemetry.
 access log and metrics, error and caller interceptors; `run` is what a service's
 `__main__` calls: it installs tracing, serves the Prometheus endpoint, builds the service,
 serves until SIGTERM or SIGINT, then reports NOT_SERVING, lets in-flight calls finish
-within the grace period, flushes the last spans and exits 0.
+within the grace period, flushes the last spans and exits 0. A stop that still waits
+`CLOSE_SECONDS` after the grace logs what each task waits on and exits 1: a process that
+ignores SIGTERM would hold its pod until the kubelet's SIGKILL, and tell no one why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -42,6 +45,10 @@ SERVER_OPTIONS = [
     ("grpc.max_connection_age_grace_ms", 30_000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]
+
+
+# What a stop may take beyond the grace: closing the store, the cache, the channels.
+CLOSE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,23 @@ async def serve(service: str, build: Builder, settings: Settings) -> None:
         await stopping.wait()
         log.info("draining", extra={"service": service, "grace_s": settings.grace_seconds})
         grace = settings.grace_seconds
+        loop.call_later(grace + CLOSE_SECONDS, _overran, service)
         drains = [s.drain(grace) for s in services if s.drain is not None]
         await asyncio.gather(server.stop(grace), *drains)
     log.info("stopped", extra={"service": service})
+
+
+def _overran(service: str) -> None:
+    """The stop still waits: say on what, then exit without waiting any longer."""
+    stacks = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8, file=stacks)
+    log.error(
+        "the stop overran its grace; exiting now",
+        extra={"service": service, "close_s": CLOSE_SECONDS, "tasks": stacks.getvalue()},
+    )
+    logging.shutdown()
+    os._exit(1)
 
 
 def run(service: str, build: Builder) -> None:

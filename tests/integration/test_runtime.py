@@ -206,3 +206,53 @@ async def test_replicas_listed_by_address_share_the_calls_round_robin():
     # replica that connected first.
     calls = [servicer.calls for servicer in replicas]
     assert sum(calls) == 20 and min(calls) >= 5, calls
+
+
+# A service whose drain never ends, run as `python -m services.<name>` runs it: serve().
+_STUCK = """
+import asyncio, sys
+from services.common import server
+from services.common.logs import configure_logging
+from services.common.settings import Settings
+
+server.CLOSE_SECONDS = 0.5
+
+async def wait_forever(grace):
+    await asyncio.shield(asyncio.Event().wait())  # the drain itself ignores cancel
+
+async def build(settings, stack):
+    return [server.Service("aiorch.v1.Stuck", None, lambda s, srv: None, drain=wait_forever)]
+
+settings = Settings(grace_seconds=0.2, embeddings_addr=sys.argv[1],
+                    embeddings_metrics_addr="")
+configure_logging("INFO")
+asyncio.run(server.serve("embeddings", build, settings))
+"""
+
+
+def test_a_stop_that_overruns_its_grace_says_what_it_waits_on_and_exits(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from services.common.settings import PROJECT_ROOT
+    from tools.suite import free_addr
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", _STUCK, free_addr()],
+        cwd=PROJECT_ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stderr:  # serving: now stop it
+            if '"serving"' in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1
+    assert "the stop overran its grace; exiting now" in rest
+    assert "wait_forever" in rest  # the task it waited on, named

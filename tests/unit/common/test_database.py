@@ -74,3 +74,20 @@ def test_a_database_restarting_is_unavailable_never_an_internal_error(error):
 def test_a_bug_in_the_caller_is_not_disguised_as_unavailable():
     with pytest.raises(KeyError), _errors():
         raise KeyError("a bug")
+
+
+async def test_close_cuts_a_connection_still_in_use_rather_than_wait_for_it(postgres_url):
+    db = await Database.open(postgres_url)
+    holding = asyncio.Event()
+
+    async def hold():
+        async with db.transaction():
+            holding.set()
+            await asyncio.Event().wait()  # a caller that never gives its connection back
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    await asyncio.wait_for(db.close(timeout=0.2), 5)  # asyncpg alone would wait forever
+    holder.cancel()
+    await asyncio.gather(holder, return_exceptions=True)
+    assert db._pool.is_closing()
