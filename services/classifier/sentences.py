@@ -27,10 +27,6 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in sentencex.segment("en", text) if s.strip()]
 
 
-def estimate_tokens(text: str) -> int:
-    return round(_pieces(text) * _TOKENS_PER_PIECE)
-
-
 def windows(sentences: list[str], max_tokens: int = WINDOW_TOKENS) -> list[str]:
     """Consecutive sentences packed into texts of at most about `max_tokens` tokens.
 
