@@ -104,6 +104,9 @@ EXAMPLES: dict[str, dict] = {
         "text": "Bob will send the invoice to Acme by Friday. We dropped the old pricing.",
     },
     "aiorch.v1.AssistantService.Search": {"query": "When is the invoice due?", "top_k": 3},
+    "aiorch.v1.AssistantService.CreateSession": {"title": "Acme account"},
+    "aiorch.v1.AssistantService.Chat": {"message": "When is the invoice to Acme due?"},
+    "aiorch.v1.AssistantService.StreamChat": {"message": "When is the invoice to Acme due?"},
     "aiorch.v1.OrchestratorService.CreateWorkflow": {
         "type": "classification",
         "wait": True,

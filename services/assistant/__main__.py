@@ -1,8 +1,10 @@
 """python -m services.assistant: the assistant service on AIORCH_ASSISTANT_ADDR."""
 
 from aiorch.v1 import assistant_pb2_grpc
+from services.assistant.backends import open_backend
 from services.assistant.knowledge import Limits
 from services.assistant.servicer import AssistantServicer
+from services.assistant.sessions import SessionStore
 from services.assistant.store import KnowledgeStore
 from services.common.channels import Link
 from services.common.database import Database
@@ -18,7 +20,12 @@ async def build(settings, stack):
     embeddings = EmbeddingsClient(link, settings.max_texts, settings.max_text_chars)
     limits = Limits(max_text_chars=settings.max_text_chars)
     store = await KnowledgeStore.open(db)
-    servicer = AssistantServicer(store, embeddings, limits, settings.deadline_margin_seconds)
+    sessions = await SessionStore.open(db)
+    backend = open_backend(settings)
+    stack.push_async_callback(backend.close)
+    servicer = AssistantServicer(
+        store, embeddings, limits, settings.deadline_margin_seconds, sessions, backend
+    )
     return [
         Service(
             "aiorch.v1.AssistantService",

@@ -59,10 +59,10 @@ async def index_document(
     text: str,
     limits: Limits = Limits(),
 ) -> Indexed:
-    _require(source_id, "source_id", limits.max_source_id_chars)
+    require(source_id, "source_id", limits.max_source_id_chars)
     if len(title) > limits.max_title_chars:
         raise InvalidInput("title", f"longer than {limits.max_title_chars} characters")
-    _require(text, "text", limits.max_text_chars)
+    require(text, "text", limits.max_text_chars)
     chunks = chunk_text(text, limits.chunk_chars)
     vectors, tokens, model = await embed([embedded_text(title, c) for c in chunks])
     await store.replace(owner, source_id, title, chunks, vectors, model)
@@ -72,7 +72,7 @@ async def index_document(
 async def delete_document(
     store: KnowledgeStore, owner: str, source_id: str, limits: Limits = Limits()
 ) -> int:
-    _require(source_id, "source_id", limits.max_source_id_chars)
+    require(source_id, "source_id", limits.max_source_id_chars)
     deleted = await store.delete(owner, source_id)
     if deleted is None:
         raise NotFound(f"no document with source_id {source_id!r}")
@@ -89,7 +89,7 @@ async def search(
     limits: Limits = Limits(),
 ) -> Found:
     """Passages of what `reader` may read (None: everyone's), best first."""
-    _require(query, "query", limits.max_query_chars)
+    require(query, "query", limits.max_query_chars)
     if top_k < 0 or top_k > limits.max_top_k:
         raise InvalidInput(
             "top_k", f"must be from 0 (meaning {DEFAULT_TOP_K}) to {limits.max_top_k}"
@@ -97,13 +97,13 @@ async def search(
     if len(source_ids) > limits.max_source_ids:
         raise InvalidInput("source_ids", f"more than {limits.max_source_ids} sources")
     for i, source_id in enumerate(source_ids):
-        _require(source_id, f"source_ids[{i}]", limits.max_source_id_chars)
+        require(source_id, f"source_ids[{i}]", limits.max_source_id_chars)
     vectors, tokens, model = await embed([query])
     hits = await store.search(reader, vectors[0], model, top_k or DEFAULT_TOP_K, source_ids)
     return Found(hits, tokens, model)
 
 
-def _require(value: str, field: str, max_chars: int) -> None:
+def require(value: str, field: str, max_chars: int) -> None:
     if not value.strip():
         raise InvalidInput(field, "must not be empty")
     if len(value) > max_chars:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import grpc
+from google.protobuf import timestamp_pb2
+from google.rpc import status_pb2
+
 from aiorch.v1 import assistant_pb2, common_pb2
+from services.assistant.chat import Answer
 from services.assistant.knowledge import Found, Indexed
+from services.assistant.sessions import ASSISTANT, USER, Cited, Session, Turn
+from services.common.errors import DomainError, from_downstream, internal_status
 
 
 def usage(tokens: int) -> common_pb2.Usage:
@@ -41,3 +48,73 @@ def search_response(found: Found) -> assistant_pb2.SearchResponse:
         model=found.model,
         usage=usage(found.tokens),
     )
+
+
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def session(found: Session) -> assistant_pb2.Session:
+    return assistant_pb2.Session(
+        session_id=found.session_id,
+        title=found.title,
+        turns=found.turns,
+        created_at=timestamp(found.created_at),
+        updated_at=timestamp(found.updated_at),
+    )
+
+
+def citation(c: Cited) -> assistant_pb2.Citation:
+    return assistant_pb2.Citation(
+        source_id=c.source_id,
+        chunk_index=c.chunk_index,
+        score=c.score,
+        passage=c.passage,
+        title=c.title,
+        start=c.start,
+        end=c.end,
+    )
+
+
+_ROLES = {USER: assistant_pb2.ROLE_USER, ASSISTANT: assistant_pb2.ROLE_ASSISTANT}
+
+
+def session_response(found: Session, turns: list[Turn]) -> assistant_pb2.GetSessionResponse:
+    return assistant_pb2.GetSessionResponse(
+        session=session(found),
+        turns=[
+            assistant_pb2.Turn(
+                role=_ROLES[t.role],
+                text=t.text,
+                citations=[citation(c) for c in t.citations],
+                created_at=timestamp(t.created_at),
+            )
+            for t in turns
+        ],
+    )
+
+
+def chat_response(answer: Answer) -> assistant_pb2.ChatResponse:
+    return assistant_pb2.ChatResponse(
+        session_id=answer.session_id,
+        answer=answer.text,
+        citations=[citation(c) for c in answer.citations],
+        model=answer.model,
+        usage=common_pb2.Usage(
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            cost_usd=answer.cost_usd,
+        ),
+    )
+
+
+def stream_error(error: BaseException) -> status_pb2.Status:
+    """The status a failed stream ends with, as its last message carries it (the same
+    mapping as the runtime's error interceptor, which sends it as the stream's status)."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        error = from_downstream(error)
+    if isinstance(error, DomainError):
+        return error.status()
+    return internal_status()

@@ -139,9 +139,11 @@ def test_every_contract_service_is_transcoded_and_routed_to_its_own_cluster(serv
         assert route_timeout(config, f"/{service}/") == "60s"
 
 
-def test_every_server_stream_has_its_own_route_without_a_timeout_ahead_of_the_unary_one(
+def test_every_watch_stream_has_its_own_route_without_a_timeout_ahead_of_the_unary_one(
     services,
 ):
+    """A watch lasts as long as its client watches. A chat stream is one answer: it keeps
+    its service's deadline, from which the service budgets the model call."""
     config = render(odd_settings(), DESCRIPTOR)
     order = [value for _, value, _ in routes(config)]
     streams = [
@@ -150,6 +152,9 @@ def test_every_server_stream_has_its_own_route_without_a_timeout_ahead_of_the_un
         for method in service.method
         if method.server_streaming
     ]
+    assert ("aiorch.v1.AssistantService", "StreamChat") in streams
+    assert "/aiorch.v1.AssistantService/StreamChat" not in order
+    streams = [(service, method) for service, method in streams if method.startswith("Watch")]
     assert len(streams) == 2
     for service, method in streams:
         path = f"/{service}/{method}"
