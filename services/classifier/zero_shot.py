@@ -68,7 +68,12 @@ class Classification:
 class HeadCache:
     """Fitted few-shot heads by label set and model, least recently used out. Fitting
     takes up to seconds for a large label set, so it runs in a thread and concurrent
-    requests for the same label set wait for one fit (single-flight)."""
+    requests for the same label set wait for one fit (single-flight).
+
+    The fit is a task of its own, not the first caller's: a caller that goes away (its
+    deadline, a restart of its client) leaves the fit running for the others, who would
+    otherwise inherit its cancellation and answer CANCELLED to callers that asked for
+    nothing of the kind."""
 
     def __init__(self, maxsize: int = 64):
         self.heads: LRUCache = LRUCache(maxsize)
@@ -78,21 +83,16 @@ class HeadCache:
         cached: head.Head | None = self.heads.get(key)
         if cached is not None:
             return cached
-        if (waiting := self.pending.get(key)) is not None:
-            return await asyncio.shield(waiting)
-        future = asyncio.get_running_loop().create_future()
-        self.pending[key] = future
-        try:
-            fitted = await asyncio.to_thread(fit)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
-            raise
-        finally:
-            del self.pending[key]
-        self.heads[key] = fitted
-        future.set_result(fitted)
-        return fitted
+        fitting = self.pending.get(key)
+        if fitting is None:
+            fitting = self.pending[key] = asyncio.ensure_future(asyncio.to_thread(fit))
+            fitting.add_done_callback(functools.partial(self._fitted, key))
+        return await asyncio.shield(fitting)
+
+    def _fitted(self, key: tuple, fitting: asyncio.Future) -> None:
+        del self.pending[key]
+        if not fitting.cancelled() and fitting.exception() is None:  # retrieved: no warning
+            self.heads[key] = fitting.result()
 
 
 def name_prompts(label: LabelSpec) -> list[str]:

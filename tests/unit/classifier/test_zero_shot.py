@@ -1,4 +1,5 @@
 import asyncio
+import threading
 
 import pytest
 
@@ -108,3 +109,23 @@ async def test_concurrent_few_shot_requests_fit_one_head(embed, monkeypatch):
     )
     assert len(fits) == 1
     assert {r.label for r in results} == {"sport"}
+
+
+async def test_a_caller_that_goes_away_leaves_the_fit_to_those_still_waiting():
+    heads, fits, release = HeadCache(), [], threading.Event()
+
+    def fit():
+        fits.append(1)
+        release.wait(5)
+        return "the head"
+
+    first = asyncio.ensure_future(heads.get(("set", "model"), fit))
+    second = asyncio.ensure_future(heads.get(("set", "model"), fit))
+    await asyncio.sleep(0.05)
+    first.cancel()  # its client's deadline passed
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await second == "the head"  # not CancelledError: nobody cancelled this one
+    assert first.cancelled()
+    assert await heads.get(("set", "model"), fit) == "the head"  # kept for the next
+    assert len(fits) == 1
