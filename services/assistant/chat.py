@@ -87,10 +87,11 @@ async def list_sessions(
 
 
 async def session(
-    sessions: SessionStore, owner: str, session_id: str, limits: ChatLimits
+    sessions: SessionStore, reader: str | None, session_id: str, limits: ChatLimits
 ) -> tuple[Session, list[Turn]]:
+    """The session and its history, if `reader` owns it (None: an admin, any)."""
     check_session_id(session_id, limits)
-    found = await sessions.get(owner, session_id)
+    found = await sessions.get(reader, session_id)
     if found is None:
         raise NotFound("no such session")
     return found, await sessions.history(session_id)

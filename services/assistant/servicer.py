@@ -97,7 +97,7 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         self, request: assistant_pb2.GetSessionRequest, context: grpc.aio.ServicerContext
     ) -> assistant_pb2.GetSessionResponse:
         found, turns = await chat.session(
-            self.sessions, caller.user_id(), request.session_id, self.chat_limits
+            self.sessions, caller.reader(), request.session_id, self.chat_limits
         )
         return messages.session_response(found, turns)
 

@@ -90,13 +90,14 @@ class SessionStore:
         )
         return session
 
-    async def get(self, owner: str, session_id: str) -> Session | None:
-        """The owner's session, or None if the owner has none of this id."""
-        row = await self.db.fetchone(
-            f"SELECT {_SESSION_COLUMNS} FROM chat_sessions WHERE session_id = $1 AND owner = $2",
-            session_id,
-            owner,
-        )
+    async def get(self, owner: str | None, session_id: str) -> Session | None:
+        """The owner's session (anyone's for None: an admin reads), or None if there is
+        none of this id."""
+        sql = f"SELECT {_SESSION_COLUMNS} FROM chat_sessions WHERE session_id = $1"
+        if owner is None:
+            row = await self.db.fetchone(sql, session_id)
+        else:
+            row = await self.db.fetchone(sql + " AND owner = $2", session_id, owner)
         return _session(row) if row else None
 
     async def recent(self, owner: str, limit: int) -> list[Session]:

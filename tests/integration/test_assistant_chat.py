@@ -43,8 +43,8 @@ async def assistant_addr(suite, database_url):
 
 
 @contextlib.asynccontextmanager
-async def assistant_as(addr, user):
-    async with channel_as(addr, user) as channel:
+async def assistant_as(addr, user, roles=()):
+    async with channel_as(addr, user, roles) as channel:
         yield assistant_pb2_grpc.AssistantServiceStub(channel)
 
 
@@ -99,7 +99,7 @@ async def test_a_question_the_documents_do_not_answer_cites_nothing(assistant_ad
     assert reply.answer == NOTHING_FOUND and not reply.citations
 
 
-async def test_sessions_are_their_owners_only_and_deleted_by_them(assistant_addr):
+async def test_sessions_are_their_owners_only_read_by_admins_and_deleted_by_owners(assistant_addr):
     async with assistant_as(assistant_addr, "ann") as ann:
         created = await ann.CreateSession(
             assistant_pb2.CreateSessionRequest(title="Plans"), timeout=20
@@ -121,6 +121,11 @@ async def test_sessions_are_their_owners_only_and_deleted_by_them(assistant_addr
             assert refused.value.code() == grpc.StatusCode.NOT_FOUND
         listed = await bob.ListSessions(assistant_pb2.ListSessionsRequest(), timeout=20)
         assert not listed.sessions
+    async with assistant_as(assistant_addr, "root", ("admin",)) as admin:  # admins see all
+        seen = await admin.GetSession(
+            assistant_pb2.GetSessionRequest(session_id=session_id), timeout=20
+        )
+        assert [t.text for t in seen.turns][:1] == ["Anything?"]
     async with assistant_as(assistant_addr, "ann") as ann:
         deleted = await ann.DeleteSession(
             assistant_pb2.DeleteSessionRequest(session_id=session_id), timeout=20
