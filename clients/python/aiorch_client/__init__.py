@@ -6,6 +6,9 @@
         reply = aiorch.classify("Bob will send the invoice", ["finance", "sports"])
         print(reply.label, reply.score)
         workflow = aiorch.run("meeting_intelligence", transcript_file="standup.vtt")
+        for event in aiorch.stream_chat("What did we decide?"):  # from indexed documents
+            print(event.delta, end="", flush=True)
+        print("\n", [c.source_id for c in event.answer.citations], event.answer.session_id)
 
 `AsyncClient` has the same methods as coroutines and async iterators. Failures raise
 `aiorch_client.errors.AiorchError` subclasses that carry the status details. Replies are
@@ -13,7 +16,7 @@ the generated protobuf messages of `aiorch_client.types`.
 """
 
 from aiorch_client._proto.contracts import CONTRACTS_SHA256
-from aiorch_client.aio import AsyncClient, BatchResult
+from aiorch_client.aio import AsyncClient, BatchResult, ChatEvent
 from aiorch_client.config import ClientConfig
 from aiorch_client.errors import (
     AiorchError,
@@ -32,6 +35,7 @@ __all__ = [
     "AiorchError",
     "AsyncClient",
     "BatchResult",
+    "ChatEvent",
     "Client",
     "ClientConfig",
     "DeadlineExceeded",

@@ -28,7 +28,7 @@ from aiorch_client._proto.aiorch.v1 import monitor_pb2 as monitor
 from aiorch_client._proto.aiorch.v1 import orchestrator_pb2 as orchestrator
 from aiorch_client.channel import open_channel
 from aiorch_client.config import ClientConfig
-from aiorch_client.errors import AiorchError, WorkflowFailed, from_rpc_error
+from aiorch_client.errors import AiorchError, WorkflowFailed, from_rpc_error, from_status
 from aiorch_client.messages import LabelLike, label, workflow_request
 
 Metadata = Sequence[tuple[str, str]]
@@ -70,6 +70,15 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """One event of `stream_chat`: the next piece of the answer's text (`delta`) or, last,
+    the whole answer with its session, citations and usage (`answer`)."""
+
+    delta: str = ""
+    answer: assistant.ChatResponse | None = None
 
 
 class AsyncClient:
@@ -237,6 +246,84 @@ class AsyncClient:
         the service choose (10); `source_ids` limits the search to those documents."""
         request = assistant.SearchRequest(query=query, top_k=top_k, source_ids=list(source_ids))
         return await self._unary("assistant", "Search", request, timeout)
+
+    # Chat over the caller's documents, in sessions of theirs.
+
+    async def chat(
+        self,
+        message: str,
+        session_id: str | None = None,
+        *,
+        top_k: int = 0,
+        source_ids: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> assistant.ChatResponse:
+        """Answers `message` from the caller's documents, citing the passages it used, in
+        the session `session_id` (None starts a new one: its id is in the reply). `top_k`
+        0 lets the service choose (4); `source_ids` limits the passages to those documents."""
+        request = assistant.ChatRequest(
+            session_id=session_id or "", message=message, top_k=top_k, source_ids=list(source_ids)
+        )
+        return await self._unary("assistant", "Chat", request, timeout)
+
+    async def stream_chat(
+        self,
+        message: str,
+        session_id: str | None = None,
+        *,
+        top_k: int = 0,
+        source_ids: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        """As `chat`, streamed: events with a `delta` (print them as they come), then one
+        with the whole `answer`. A failure, before the first event or after, raises the
+        client's exception for its status. Leaving the loop cancels the call (once the
+        iterator is gone; `contextlib.aclosing` makes that immediate)."""
+        request = assistant.StreamChatRequest(
+            session_id=session_id or "", message=message, top_k=top_k, source_ids=list(source_ids)
+        )
+        replies = self._stream("assistant", "StreamChat", request, timeout or self.config.timeout)
+        async with contextlib.aclosing(replies):
+            async for reply in replies:
+                kind = reply.WhichOneof("event")
+                if kind == "delta":
+                    yield ChatEvent(delta=reply.delta)
+                elif kind == "answer":
+                    yield ChatEvent(answer=reply.answer)
+                    return
+                elif kind == "error":
+                    # The call ends with this same status; raising now spares waiting for it.
+                    raise from_status(reply.error)
+        raise AiorchError(grpc.StatusCode.UNKNOWN, "the chat stream ended without an answer")
+
+    async def create_session(
+        self, title: str = "", *, timeout: float | None = None
+    ) -> assistant.Session:
+        """A new, empty session of the caller's; an empty title lets the first message name it."""
+        request = assistant.CreateSessionRequest(title=title)
+        return (await self._unary("assistant", "CreateSession", request, timeout)).session
+
+    async def list_sessions(
+        self, *, page_size: int = 0, timeout: float | None = None
+    ) -> list[assistant.Session]:
+        """The caller's sessions, most recently used first (`page_size` 0: up to 50)."""
+        request = assistant.ListSessionsRequest(page_size=page_size)
+        reply = await self._unary("assistant", "ListSessions", request, timeout)
+        return list(reply.sessions)
+
+    async def get_session(
+        self, session_id: str, *, timeout: float | None = None
+    ) -> assistant.GetSessionResponse:
+        """A session of the caller's and its turns, oldest first; NotFound if none."""
+        request = assistant.GetSessionRequest(session_id=session_id)
+        return await self._unary("assistant", "GetSession", request, timeout)
+
+    async def delete_session(
+        self, session_id: str, *, timeout: float | None = None
+    ) -> assistant.DeleteSessionResponse:
+        """Deletes a session of the caller's and its history; NotFound if none."""
+        request = assistant.DeleteSessionRequest(session_id=session_id)
+        return await self._unary("assistant", "DeleteSession", request, timeout)
 
     # Workflows.
 

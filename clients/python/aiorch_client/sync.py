@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from aiorch_client._proto.aiorch.v1 import monitor_pb2 as monitor
 from aiorch_client._proto.aiorch.v1 import orchestrator_pb2 as orchestrator
-from aiorch_client.aio import AsyncClient, BatchResult
+from aiorch_client.aio import AsyncClient, BatchResult, ChatEvent
 
 
 def _blocking(name: str):
@@ -79,6 +79,11 @@ class Client:
     index_document = _blocking("index_document")
     delete_document = _blocking("delete_document")
     search = _blocking("search")
+    chat = _blocking("chat")
+    create_session = _blocking("create_session")
+    list_sessions = _blocking("list_sessions")
+    get_session = _blocking("get_session")
+    delete_session = _blocking("delete_session")
     start = _blocking("start")
     run = _blocking("run")
     get = _blocking("get")
@@ -89,6 +94,24 @@ class Client:
     host_health = _blocking("host_health")
     metrics = _blocking("metrics")
     alerts = _blocking("alerts")
+
+    def stream_chat(
+        self,
+        message: str,
+        session_id: str | None = None,
+        *,
+        top_k: int = 0,
+        source_ids: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> Iterator[ChatEvent]:
+        """As `chat`, streamed: events with a `delta`, then one with the whole `answer`;
+        a failure raises the client's exception. Leaving the loop (or `.close()` on the
+        iterator) cancels the call."""
+        return self._iterate(
+            self._client.stream_chat(
+                message, session_id, top_k=top_k, source_ids=source_ids, timeout=timeout
+            )
+        )
 
     def watch(
         self, workflow_id: str, *, timeout: float | None = None
