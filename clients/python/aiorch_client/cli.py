@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aiorch_client import transcripts
+from aiorch_client._proto.aiorch.v1 import assistant_pb2 as assistant
 from aiorch_client._proto.aiorch.v1 import common_pb2 as common
 from aiorch_client._proto.aiorch.v1 import monitor_pb2 as monitor
 from aiorch_client._proto.aiorch.v1 import orchestrator_pb2 as orchestrator
@@ -40,7 +41,7 @@ EXIT_CODES = {
     0: "ok",
     1: "any other error (INTERNAL, UNKNOWN, ...)",
     2: "bad input: a wrong flag or argument, an unreadable file, INVALID_ARGUMENT",
-    3: "not found (NOT_FOUND): no such workflow or document",
+    3: "not found (NOT_FOUND): no such workflow, document or session",
     4: "unavailable: the suite cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED), "
     "or `health` found a service down",
     5: "overloaded (RESOURCE_EXHAUSTED): try again later",
@@ -54,7 +55,7 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXI
 
 app = typer.Typer(
     help="The aiorch suite from a shell: classify, analyze, embed, index and search documents, "
-    "workflows, operations.",
+    "chat over them, workflows, operations.",
     epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
@@ -62,6 +63,8 @@ app = typer.Typer(
 )
 workflow_app = typer.Typer(help="Run, start, follow and cancel workflows.", no_args_is_help=True)
 app.add_typer(workflow_app, name="workflow")
+sessions_app = typer.Typer(help="List, show and delete your chat sessions.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
 
 
 @dataclass
@@ -426,6 +429,134 @@ def delete_document(
             print_json(reply)
         else:
             out.print(f"deleted {source_id}: {reply.chunks_deleted} chunks")
+
+
+# Chat over the caller's documents, in sessions.
+
+
+def show_citations(answer: assistant.ChatResponse) -> None:
+    if not answer.citations:
+        return
+    table = Table("n", "source", "score", "passage", title="citations")
+    for number, citation in enumerate(answer.citations, 1):
+        source = citation.source_id + (f" ({citation.title})" if citation.title else "")
+        table.add_row(f"[{number}]", source, f"{citation.score:.3f}", shorten(citation.passage, 72))
+    out.print(table, markup=False)
+
+
+@app.command()
+def chat(
+    message: Annotated[str, typer.Argument(help="The question, or - to read standard input.")],
+    session: Annotated[
+        str, typer.Option("--session", "-s", help="Continue this session (default: a new one).")
+    ] = "",
+    top_k: Annotated[int, typer.Option("--top-k", help="Passages at most (default 4).")] = 0,
+    sources: Annotated[
+        list[str], typer.Option("--source", help="Only this source id (repeatable).")
+    ] = [],  # noqa: B006 (typer reads the default, never mutates it)
+    json_: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='One JSON object a line: {"delta": ...} pieces, then {"answer": ...}.'
+        ),
+    ] = False,
+) -> None:
+    """Answers a question from your indexed documents, streamed as it is written.
+
+    Then prints the passages the answer cites ([1] is the first) and the session id to
+    continue with --session. A failure mid-answer exits non-zero with its message."""
+    OPTIONS.json |= json_
+    with handled(), OPTIONS.client() as aiorch:
+        streamed = False
+        try:
+            events = aiorch.stream_chat(
+                read_text(message), session or None, top_k=top_k, source_ids=sources
+            )
+            for event in events:
+                if event.answer is not None:
+                    answer = event.answer
+                elif OPTIONS.json:
+                    print_json({"delta": event.delta})
+                else:
+                    sys.stdout.write(event.delta)
+                    sys.stdout.flush()
+                    streamed = True
+        finally:
+            if streamed:
+                sys.stdout.write("\n")  # a failure's message starts on a line of its own
+        if OPTIONS.json:
+            print_json({"answer": as_dict(answer)})
+            return
+        if not streamed:
+            out.print(answer.answer, markup=False)
+        show_citations(answer)
+        usage = answer.usage
+        out.print(
+            f"session {answer.session_id} ({answer.model}, {usage.input_tokens} tokens in, "
+            f"{usage.output_tokens} out)",
+            markup=False,
+        )
+        out.print(f'continue: aiorch chat --session {answer.session_id} "..."', soft_wrap=True)
+
+
+SessionArg = Annotated[str, typer.Argument(help="The session's id.")]
+
+
+def when(timestamp) -> str:
+    return timestamp.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+
+
+@sessions_app.command("list")
+def sessions_list(
+    limit: Annotated[int, typer.Option(min=0, help="Sessions at most (default 50).")] = 0,
+    json_: JsonFlag = False,
+) -> None:
+    """Your chat sessions, most recently used first."""
+    OPTIONS.json |= json_
+    with handled(), OPTIONS.client() as aiorch:
+        found = aiorch.list_sessions(page_size=limit)
+    if OPTIONS.json:
+        print_json({"sessions": [as_dict(s) for s in found]})
+        return
+    if not found:
+        out.print("no sessions")
+        return
+    table = Table("session", "title", "turns", "updated")
+    for s in found:
+        table.add_row(s.session_id, shorten(s.title), str(s.turns), when(s.updated_at))
+    out.print(table, markup=False)
+
+
+@sessions_app.command("show")
+def sessions_show(session_id: SessionArg, json_: JsonFlag = False) -> None:
+    """A session's history, oldest turn first, with the passages each answer cited."""
+    OPTIONS.json |= json_
+    with handled(), OPTIONS.client() as aiorch:
+        reply = aiorch.get_session(session_id)
+    if OPTIONS.json:
+        print_json(reply)
+        return
+    s = reply.session
+    out.print(f"session [bold]{s.session_id}[/]: ", end="")
+    out.print(f"{s.title} ({s.turns} turns, updated {when(s.updated_at)})", markup=False)
+    for turn in reply.turns:
+        speaker = "you" if turn.role == assistant.ROLE_USER else "assistant"
+        out.print(f"\n[bold]{speaker}[/] [dim]{when(turn.created_at)}[/]")
+        out.print(turn.text, markup=False)
+        for number, c in enumerate(turn.citations, 1):
+            out.print(f"  [{number}] {c.source_id} ({c.score:.3f})", markup=False)
+
+
+@sessions_app.command("delete")
+def sessions_delete(session_id: SessionArg, json_: JsonFlag = False) -> None:
+    """Deletes a session and its history (exit 3 if you have none with this id)."""
+    OPTIONS.json |= json_
+    with handled(), OPTIONS.client() as aiorch:
+        reply = aiorch.delete_session(session_id)
+    if OPTIONS.json:
+        print_json(reply)
+    else:
+        out.print(f"deleted session {session_id}: {reply.turns_deleted} turns", markup=False)
 
 
 # Workflows.
