@@ -6,7 +6,6 @@ import asyncio
 import gc
 import io
 import os
-import sys
 import threading
 import uuid
 
@@ -106,11 +105,14 @@ def _tasks_written_when_stuck(request):
     done = threading.Event()
 
     def write_tasks() -> None:
-        out = io.StringIO()
+        out = io.StringIO(f"\n== tasks of {request.node.nodeid}, still running\n")
+        out.seek(0, io.SEEK_END)
         for task in asyncio.all_tasks():
-            task.print_stack(limit=12, file=out)
-        sys.__stderr__.write(f"\n== tasks of {request.node.nodeid}, still running\n")
-        sys.__stderr__.write(out.getvalue())
+            try:
+                task.print_stack(limit=12, file=out)
+            except Exception as error:  # one task's stack must not hide the others'
+                out.write(f"{task!r}: no stack ({error!r})\n")
+        os.write(2, out.getvalue().encode())  # unbuffered: pytest's capture shows it
 
     def watch() -> None:
         if done.wait(TASKS_AFTER_SECONDS):
