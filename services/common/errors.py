@@ -19,6 +19,9 @@ from grpc_status import rpc_status
 # back; grpc-message travels as a header) and without network addresses of our own.
 MAX_MESSAGE_CHARS = 1000
 MAX_REASON_CHARS = 300
+# Field violations a downstream refusal passes on: each travels in a trailer, which gRPC
+# bounds (8 KiB of metadata by default).
+MAX_PASSED_VIOLATIONS = 10
 _ADDRESS = re.compile(
     r"(?:ipv[46]:|unix:)\S+|\[[0-9A-Fa-f]*:[0-9A-Fa-f:.]*\](?::\d+)?"
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
@@ -55,9 +58,10 @@ class InvalidInput(DomainError):
 
     code = grpc.StatusCode.INVALID_ARGUMENT
 
-    def __init__(self, field: str = "", reason: str = "", *, violations=()):
-        self.violations = tuple(violations) or (Violation(field, reason),)
-        super().__init__("; ".join(f"{v.field}: {v.reason}" for v in self.violations))
+    def __init__(self, field: str = "", reason: str = "", *, violations=(), message: str = ""):
+        # With a `message` of its own (a refusal passed on) there may be no violations.
+        self.violations = tuple(violations) or (() if message else (Violation(field, reason),))
+        super().__init__(message or "; ".join(f"{v.field}: {v.reason}" for v in self.violations))
 
     def under(self, prefix: str) -> InvalidInput:
         """The same violations, with fields named from an enclosing message."""
@@ -66,6 +70,8 @@ class InvalidInput(DomainError):
         )
 
     def status(self) -> status_pb2.Status:
+        if not self.violations:
+            return super().status()
         details = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
@@ -152,9 +158,21 @@ def field_violations(status: status_pb2.Status) -> dict[str, str]:
 
 def from_downstream(error: grpc.aio.AioRpcError) -> Exception:
     """What our caller should see when a service we called failed: the transient kinds as
-    themselves, so the caller may retry or give up in time; anything else stays our own
-    fault (an INTERNAL error), since a valid request of ours should not be refused."""
+    themselves, so the caller may retry or give up in time; a refused argument as our
+    caller's invalid input (we pass on what it sent: a label too long for the embeddings
+    service is the caller's to fix, and must not count against us as a failure); anything
+    else stays our own fault (an INTERNAL error)."""
     code = error.code()
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE):
+        status = _rich_status(error)
+        found = field_violations(status) if status else {}
+        violations = [Violation(f, r) for f, r in found.items()][:MAX_PASSED_VIOLATIONS]
+        return InvalidInput(
+            violations=violations,
+            message=public_text(
+                f"a service this call needs refused part of the request: {error.details() or ''}"
+            ),
+        )
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(f"a service this call needs is unavailable: {error.details()}")
     if code == grpc.StatusCode.CANCELLED:
@@ -165,7 +183,7 @@ def from_downstream(error: grpc.aio.AioRpcError) -> Exception:
         return DeadlineExceeded("the deadline passed while waiting for another service")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         retry_after = 1.0
-        status = rpc_status.from_call(error)
+        status = _rich_status(error)
         for detail in status.details if status else ():
             info = error_details_pb2.RetryInfo()
             if detail.Unpack(info):
@@ -174,3 +192,11 @@ def from_downstream(error: grpc.aio.AioRpcError) -> Exception:
             f"a service this call needs is overloaded: {error.details()}", retry_after
         )
     return error
+
+
+def _rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
+    """The google.rpc.Status a failed call carries, if any that agrees with the call."""
+    try:
+        return rpc_status.from_call(error)
+    except ValueError:  # details that contradict the call's code or message: ignored
+        return None

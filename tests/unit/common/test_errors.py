@@ -1,7 +1,18 @@
 import grpc
 from google.rpc import error_details_pb2
 
-from services.common.errors import InvalidInput, NotFound, Overloaded, Violation, field_violations
+from services.common.errors import (
+    MAX_MESSAGE_CHARS,
+    MAX_PASSED_VIOLATIONS,
+    MAX_REASON_CHARS,
+    InvalidInput,
+    NotFound,
+    Overloaded,
+    Violation,
+    field_violations,
+    from_downstream,
+)
+from services.orchestrator.executor import _TROUBLE
 
 
 def test_invalid_input_names_each_field_in_bad_request_details():
@@ -27,3 +38,62 @@ def test_overloaded_carries_retry_info_with_the_delay():
 def test_not_found_maps_to_not_found_with_its_message():
     status = NotFound("no workflow x").status()
     assert (status.code, status.message) == (grpc.StatusCode.NOT_FOUND.value[0], "no workflow x")
+
+
+def _downstream(code, details="", status=None) -> grpc.aio.AioRpcError:
+    """A failed call as a client of another service receives it."""
+    trailing = grpc.aio.Metadata()
+    if status is not None:
+        trailing.add("grpc-status-details-bin", status.SerializeToString())
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), trailing, details=details)
+
+
+def _refusal(code=grpc.StatusCode.INVALID_ARGUMENT) -> grpc.aio.AioRpcError:
+    status = InvalidInput("texts[1]", "longer than 8000 characters").status()
+    status.code = code.value[0]
+    return _downstream(code, status.message, status)
+
+
+def test_a_downstream_invalid_argument_is_the_callers_invalid_input_with_its_fields():
+    error = from_downstream(_refusal())
+    assert isinstance(error, InvalidInput)
+    status = error.status()
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "refused" in status.message and "texts[1]" in status.message
+    assert field_violations(status) == {"texts[1]": "longer than 8000 characters"}
+
+
+def test_a_downstream_out_of_range_is_the_callers_invalid_input_too():
+    status = from_downstream(_refusal(grpc.StatusCode.OUT_OF_RANGE)).status()
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert field_violations(status) == {"texts[1]": "longer than 8000 characters"}
+
+
+def test_a_downstream_refusal_without_details_carries_no_empty_field():
+    error = from_downstream(_downstream(grpc.StatusCode.INVALID_ARGUMENT, "bad texts"))
+    status = error.status()
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert status.message.endswith("bad texts")
+    assert not status.details
+
+
+def test_a_downstream_refusal_passes_on_a_bounded_masked_message_and_few_fields():
+    many = InvalidInput(
+        violations=[
+            Violation(f"texts[{i}]", f"bad at 10.0.0.{i}:50054 " + "x" * 500) for i in range(50)
+        ]
+    ).status()
+    details = "from ipv4:10.0.0.5:50054 " + "y" * 5000
+    many.message = details
+    status = from_downstream(_downstream(grpc.StatusCode.INVALID_ARGUMENT, details, many)).status()
+    assert len(status.message) <= MAX_MESSAGE_CHARS
+    assert "10.0.0.5" not in status.message
+    found = field_violations(status)
+    assert len(found) == MAX_PASSED_VIOLATIONS
+    assert all(len(r) <= MAX_REASON_CHARS and "10.0.0." not in r for r in found.values())
+
+
+def test_a_downstream_refusal_never_counts_against_the_service_that_passed_it_on():
+    # What the orchestrator's breakers count as a service in trouble.
+    assert grpc.StatusCode.INVALID_ARGUMENT not in _TROUBLE
+    assert grpc.StatusCode.OUT_OF_RANGE not in _TROUBLE
