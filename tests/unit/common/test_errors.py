@@ -1,4 +1,5 @@
 import grpc
+import pytest
 from google.rpc import error_details_pb2
 
 from services.common.errors import (
@@ -11,6 +12,7 @@ from services.common.errors import (
     Violation,
     field_violations,
     from_downstream,
+    public_text,
 )
 from services.orchestrator.executor import _TROUBLE
 
@@ -97,3 +99,43 @@ def test_a_downstream_refusal_never_counts_against_the_service_that_passed_it_on
     # What the orchestrator's breakers count as a service in trouble.
     assert grpc.StatusCode.INVALID_ARGUMENT not in _TROUBLE
     assert grpc.StatusCode.OUT_OF_RANGE not in _TROUBLE
+
+
+# Failure details as gRPC writes them (taken from real calls to closed ports and sockets).
+REFUSED = {
+    "10.0.0.5": "failed to connect to all addresses; last error: UNKNOWN: "
+    "ipv4:10.0.0.5:50052: Failed to connect to remote host: Connection refused",
+    "fd00::5": "failed to connect to all addresses; last error: UNKNOWN: "
+    "ipv6:%5Bfd00::5%5D:50052: Failed to connect to remote host: Connection refused",
+    "/run/aiorch/classifier.sock": "failed to connect to all addresses; last error: "
+    "FAILED_PRECONDITION: unix:/run/aiorch/classifier.sock: connect failed: addr: "
+    "unix:/run/aiorch/classifier.sock error: No such file or directory",
+    "10.1.2.3": "upstream connect error: peer 10.1.2.3:8080 reset, retried [fd00::7]:50052",
+}
+
+
+@pytest.mark.parametrize(("address", "details"), REFUSED.items())
+def test_public_text_never_shows_an_address(address, details):
+    text = public_text(details)
+    assert address not in text and "<address>" in text
+    assert "fd00::7" not in text and "50052" not in text
+
+
+def test_public_text_cuts_a_long_text_to_its_limit():
+    assert len(public_text("x" * 5000)) == MAX_MESSAGE_CHARS
+    assert public_text("x" * 5000, 10) == "x" * 9 + "…"
+
+
+@pytest.mark.parametrize(("address", "details"), REFUSED.items())
+def test_a_downstream_unavailable_never_shows_its_address_to_our_caller(address, details):
+    error = from_downstream(_downstream(grpc.StatusCode.UNAVAILABLE, details))
+    status = error.status()
+    assert status.code == grpc.StatusCode.UNAVAILABLE.value[0]
+    assert address not in status.message and "<address>" in status.message
+    assert "is unavailable" in status.message
+
+
+def test_a_downstream_overload_never_shows_an_address_either():
+    details = "queue full at ipv4:10.0.0.5:50054"
+    error = from_downstream(_downstream(grpc.StatusCode.RESOURCE_EXHAUSTED, details))
+    assert "10.0.0.5" not in error.status().message
