@@ -125,6 +125,7 @@ eval: setup
 	$(PY) -m eval.classifier $(DATA)
 	$(PY) -m eval.meeting_intel $(DATA)
 	$(PY) -m eval.knowledge $(DATA)
+	$(PY) -m eval.assistant $(DATA)
 
 # Speed, as ratios against a raw baseline measured in the same run.
 bench: setup
