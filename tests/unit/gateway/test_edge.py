@@ -139,3 +139,28 @@ def test_envoy_sheds_load_before_its_heap_reaches_the_configured_bound(keys):
     actions = {a["name"]: a["triggers"][0]["threshold"]["value"] for a in overload["actions"]}
     assert actions["envoy.overload_actions.shrink_heap"] < 1
     assert actions["envoy.overload_actions.stop_accepting_requests"] < 1
+
+
+def seconds(duration: str) -> float:
+    assert duration.endswith("s"), duration
+    return float(duration[:-1])
+
+
+def test_a_request_must_arrive_in_time_while_routes_and_streams_keep_their_own_bounds(keys):
+    config = manager(bootstrap(Edge(jwks_file=keys.jwks)))
+    headers = seconds(config["request_headers_timeout"])
+    whole = seconds(config["request_timeout"])
+    idle = seconds(config["stream_idle_timeout"])
+    assert (headers, whole, idle) == (10, 30, 60)
+    # Headers first, then the whole request (headers and body), each bounded.
+    assert 0 < headers < whole
+    routes = config["route_config"]["virtual_hosts"][0]["routes"]
+    forwarded = [r["route"] for r in routes if "route" in r]
+    # request_timeout ends once the request is in: a route's timeout (counted from then)
+    # and a watch stream's life are their own. The streams have no overall timeout and an
+    # idle limit of their own, longer than the connection manager's.
+    streams = [r for r in forwarded if seconds(r["timeout"]) == 0]
+    assert len(streams) == 2
+    assert all(seconds(r["idle_timeout"]) > idle for r in streams)
+    unary = [seconds(r["timeout"]) for r in forwarded if seconds(r["timeout"]) > 0]
+    assert max(unary) == 60
