@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
@@ -29,7 +30,7 @@ from aiorch_client._proto.aiorch.v1 import orchestrator_pb2 as orchestrator
 from aiorch_client.channel import open_channel
 from aiorch_client.config import ClientConfig
 from aiorch_client.errors import AiorchError, WorkflowFailed, from_rpc_error, from_status
-from aiorch_client.messages import LabelLike, label, workflow_request
+from aiorch_client.messages import LabelLike, RequestLike, label, workflow_request
 
 Metadata = Sequence[tuple[str, str]]
 # Called before every call with the full method name ("/aiorch.v1.ClassifierService/
@@ -274,7 +275,7 @@ class AsyncClient:
         top_k: int = 0,
         source_ids: Iterable[str] = (),
         timeout: float | None = None,
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """As `chat`, streamed: events with a `delta` (print them as they come), then one
         with the whole `answer`. A failure, before the first event or after, raises the
         client's exception for its status. Leaving the loop cancels the call (once the
@@ -327,7 +328,7 @@ class AsyncClient:
 
     # Workflows.
 
-    async def start(self, type_or_request, **fields) -> orchestrator.Workflow:
+    async def start(self, type_or_request: RequestLike, **fields: Any) -> orchestrator.Workflow:
         """Starts a workflow and returns it at once (PENDING). Takes a type and the keywords
         of `workflow_request`, a CreateWorkflowRequest, or a dict in the gateway's shape."""
         request = workflow_request(type_or_request, **fields)
@@ -336,7 +337,7 @@ class AsyncClient:
         return reply.workflow
 
     async def run(
-        self, type_or_request, *, timeout: float | None = None, **fields
+        self, type_or_request: RequestLike, *, timeout: float | None = None, **fields: Any
     ) -> orchestrator.Workflow:
         """Runs a workflow to its end. Raises WorkflowFailed unless it SUCCEEDED or was
         PARTIAL (then its failed optional steps are in `.steps`)."""
@@ -358,7 +359,7 @@ class AsyncClient:
 
     async def watch(
         self, workflow_id: str, *, timeout: float | None = None
-    ) -> AsyncIterator[orchestrator.WatchWorkflowResponse]:
+    ) -> AsyncGenerator[orchestrator.WatchWorkflowResponse, None]:
         """The workflow's step events as they happen; the last one carries the workflow."""
         request = orchestrator.WatchWorkflowRequest(workflow_id=workflow_id)
         async for event in self._stream("orchestrator", "WatchWorkflow", request, timeout):
@@ -375,8 +376,8 @@ class AsyncClient:
         return _finished(await self.get(workflow_id))
 
     async def batch(
-        self, requests: Iterable, *, concurrency: int = 4
-    ) -> AsyncIterator[BatchResult]:
+        self, requests: Iterable[RequestLike], *, concurrency: int = 4
+    ) -> AsyncGenerator[BatchResult, None]:
         """Runs every request of `requests` (read lazily) with at most `concurrency` at
         once; yields each result as it finishes, so order follows completion, not input."""
         if concurrency < 1:
@@ -384,7 +385,7 @@ class AsyncClient:
         items = iter(enumerate(requests))
         running: set[asyncio.Task] = set()
 
-        async def one(index: int, raw) -> BatchResult:
+        async def one(index: int, raw: RequestLike) -> BatchResult:
             request = workflow_request(raw)
             try:
                 return BatchResult(index, request, await self.run(request), None)
@@ -431,7 +432,7 @@ class AsyncClient:
 
     async def watch_metrics(
         self, metrics: Iterable[str] = ()
-    ) -> AsyncIterator[monitor.MetricsSample]:
+    ) -> AsyncGenerator[monitor.MetricsSample, None]:
         request = monitor.WatchMetricsRequest(metrics=list(metrics))
         async for reply in self._stream("monitor", "WatchMetrics", request):
             yield reply.sample

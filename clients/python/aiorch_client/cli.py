@@ -129,8 +129,8 @@ def main_options(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="JSON output for every command.")] = False,
 ) -> None:
-    global out, err
-    OPTIONS.__init__(endpoint, token, timeout, config, tls, color, json_)
+    global OPTIONS, out, err
+    OPTIONS = Options(endpoint, token, timeout, config, tls, color, json_)
     if color is not None:
         out = Console(highlight=False, force_terminal=color, no_color=not color)
         err = Console(stderr=True, highlight=False, force_terminal=color, no_color=not color)
@@ -743,7 +743,8 @@ def batch_items(path: Path) -> list[BatchItem]:
     """Every line of a JSONL file as a request with an idempotency key. A line without
     one gets a key from its content (and how many identical lines came before), so a
     rerun of the same file asks for the same workflows and the server runs none twice."""
-    items, seen = [], Counter()
+    items: list[BatchItem] = []
+    seen: Counter[str] = Counter()
     with path.open(encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -768,14 +769,14 @@ def done_keys(path: Path) -> set[str]:
     """Keys of items a previous run finished successfully (failed ones run again)."""
     if not path.is_file():
         return set()
-    keys = set()
+    keys: set[str] = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue  # a line cut short when that run was killed
         if isinstance(record, dict) and record.get("ok"):
-            keys.add(record.get("idempotency_key"))
+            keys.add(str(record.get("idempotency_key")))
     return keys
 
 
@@ -825,12 +826,13 @@ def batch(
             if result.workflow is not None:
                 record["workflow"] = as_dict(result.workflow)
             if result.error is not None:
-                record["error"] = {
+                error: dict[str, object] = {
                     "code": result.error.code.name,
                     "message": result.error.message,
                 }
                 if result.error.field_violations:
-                    record["error"]["field_violations"] = result.error.field_violations
+                    error["field_violations"] = result.error.field_violations
+                record["error"] = error
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             sink.flush()  # written as each finishes: an interrupted run loses nothing
             counts["ok" if result.ok else "failed"] += 1

@@ -13,6 +13,8 @@ from aiorch_client._proto.aiorch.v1 import classifier_pb2 as classifier
 from aiorch_client._proto.aiorch.v1 import orchestrator_pb2 as orchestrator
 
 LabelLike = str | Mapping | classifier.Label
+# A workflow's type name, a dict in the gateway's JSON shape, or the message itself.
+RequestLike = str | Mapping | orchestrator.CreateWorkflowRequest
 
 
 def label(value: LabelLike) -> classifier.Label:
@@ -24,7 +26,7 @@ def label(value: LabelLike) -> classifier.Label:
 
 
 def workflow_request(
-    type_or_request: str | Mapping | orchestrator.CreateWorkflowRequest,
+    type_or_request: RequestLike,
     *,
     text: str = "",
     labels: Iterable[LabelLike] = (),
@@ -32,7 +34,7 @@ def workflow_request(
     transcript_file: str | Path | None = None,
     meeting_date: str = "",
     outputs: Iterable[str] = (),
-    priority: str | int = 0,
+    priority: str | orchestrator.Priority = orchestrator.PRIORITY_UNSPECIFIED,
     timeout: float | None = None,
     idempotency_key: str = "",
     use_cache: bool | None = None,
@@ -49,13 +51,13 @@ def workflow_request(
         parsed = transcripts.request_from_file(transcript_file, meeting_date)
         given.text = parsed.transcript
         given.segments.extend(parsed.segments)  # upb's repeated fields take no slice assignment
+    if isinstance(priority, str):  # "high", as the CLI and the gateway's JSON name it
+        priority = orchestrator.Priority.Value(f"PRIORITY_{priority.upper()}")
     request = orchestrator.CreateWorkflowRequest(
         type=type_or_request,
         input=given,
         expected_outputs=list(outputs),
-        priority=orchestrator.Priority.Value(f"PRIORITY_{priority.upper()}")
-        if isinstance(priority, str)
-        else priority,
+        priority=priority,
         idempotency_key=idempotency_key,
     )
     if timeout is not None:

@@ -9,19 +9,31 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable, Iterator, Mapping
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import grpc
 
 from aiorch_client._proto.aiorch.v1 import monitor_pb2 as monitor
 from aiorch_client._proto.aiorch.v1 import orchestrator_pb2 as orchestrator
-from aiorch_client.aio import AsyncClient, BatchResult, ChatEvent
+from aiorch_client.aio import AsyncClient, BatchResult, ChatEvent, Metadata, MetadataHook
+from aiorch_client.config import ClientConfig
+from aiorch_client.messages import RequestLike
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
 
 
-def _blocking(name: str):
-    method = getattr(AsyncClient, name)
+def _blocking(
+    method: Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Client, P], R]:
+    """The `AsyncClient` coroutine method as a blocking `Client` method: same arguments,
+    same docs, its awaited result."""
 
     @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        return self._wait(getattr(self._client, name)(*args, **kwargs))
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._wait(method(self._client, *args, **kwargs))
 
     return call
 
@@ -29,7 +41,20 @@ def _blocking(name: str):
 class Client:
     """The aiorch suite over gRPC, blocking. Takes the arguments of `AsyncClient`."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        addrs: Mapping[str, str] | None = None,
+        token: str | None = None,
+        user: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+        metadata_hook: MetadataHook | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        wait_for_ready: bool = True,
+        config: ClientConfig | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="aiorch-client", daemon=True
@@ -37,12 +62,24 @@ class Client:
         self._thread.start()
 
         async def build() -> AsyncClient:
-            return AsyncClient(*args, **kwargs)
+            # Inside the loop: the client's channels belong to the loop that made them.
+            return AsyncClient(
+                endpoint,
+                addrs=addrs,
+                token=token,
+                user=user,
+                timeout=timeout,
+                metadata=metadata,
+                metadata_hook=metadata_hook,
+                credentials=credentials,
+                wait_for_ready=wait_for_ready,
+                config=config,
+            )
 
         self._client = self._wait(build())
         self.config = self._client.config
 
-    def _wait(self, coroutine):
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
             return future.result()
@@ -50,7 +87,7 @@ class Client:
             future.cancel()  # Ctrl-C in the caller's thread stops the call too
             raise
 
-    def _iterate(self, agen) -> Iterator:
+    def _iterate(self, agen: AsyncGenerator[T, None]) -> Iterator[T]:
         try:
             while True:
                 try:
@@ -70,30 +107,30 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    classify = _blocking("classify")
-    analyze = _blocking("analyze")
-    embed = _blocking("embed")
-    index_document = _blocking("index_document")
-    delete_document = _blocking("delete_document")
-    search = _blocking("search")
-    chat = _blocking("chat")
-    create_session = _blocking("create_session")
-    list_sessions = _blocking("list_sessions")
-    get_session = _blocking("get_session")
-    delete_session = _blocking("delete_session")
-    start = _blocking("start")
-    run = _blocking("run")
-    get = _blocking("get")
-    cancel = _blocking("cancel")
-    wait = _blocking("wait")
-    workflow_types = _blocking("workflow_types")
-    health = _blocking("health")
-    host_health = _blocking("host_health")
-    metrics = _blocking("metrics")
-    alerts = _blocking("alerts")
+    classify = _blocking(AsyncClient.classify)
+    analyze = _blocking(AsyncClient.analyze)
+    embed = _blocking(AsyncClient.embed)
+    index_document = _blocking(AsyncClient.index_document)
+    delete_document = _blocking(AsyncClient.delete_document)
+    search = _blocking(AsyncClient.search)
+    chat = _blocking(AsyncClient.chat)
+    create_session = _blocking(AsyncClient.create_session)
+    list_sessions = _blocking(AsyncClient.list_sessions)
+    get_session = _blocking(AsyncClient.get_session)
+    delete_session = _blocking(AsyncClient.delete_session)
+    start = _blocking(AsyncClient.start)
+    run = _blocking(AsyncClient.run)
+    get = _blocking(AsyncClient.get)
+    cancel = _blocking(AsyncClient.cancel)
+    wait = _blocking(AsyncClient.wait)
+    workflow_types = _blocking(AsyncClient.workflow_types)
+    health = _blocking(AsyncClient.health)
+    host_health = _blocking(AsyncClient.host_health)
+    metrics = _blocking(AsyncClient.metrics)
+    alerts = _blocking(AsyncClient.alerts)
 
     def stream_chat(
         self,
@@ -119,10 +156,12 @@ class Client:
         """The workflow's step events as they happen; the last one carries the workflow."""
         return self._iterate(self._client.watch(workflow_id, timeout=timeout))
 
-    def batch(self, requests, *, concurrency: int = 4) -> Iterator[BatchResult]:
+    def batch(
+        self, requests: Iterable[RequestLike], *, concurrency: int = 4
+    ) -> Iterator[BatchResult]:
         """Runs the requests with at most `concurrency` at once; yields as each finishes.
         `requests` is read lazily from this thread's side."""
         return self._iterate(self._client.batch(requests, concurrency=concurrency))
 
-    def watch_metrics(self, metrics=()) -> Iterator[monitor.MetricsSample]:
+    def watch_metrics(self, metrics: Iterable[str] = ()) -> Iterator[monitor.MetricsSample]:
         return self._iterate(self._client.watch_metrics(metrics))
