@@ -141,7 +141,9 @@ class Orchestrator:
             # Subscribed: nothing can be missed from now on. (A workflow running here is
             # read from memory, with no await between, so the two agree.)
             workflow = await self.get(workflow_id, caller)
+            told: dict[str, int] = {}  # the state of each step this watcher was told
             for step in filter(record.asked, workflow.steps):
+                told[step.name] = step.state
                 yield _event(workflow.status, step=step.name, step_state=step.state)
             if record.is_final(workflow.status):
                 yield _event(workflow.status, workflow=workflow)
@@ -155,9 +157,19 @@ class Orchestrator:
                     if not record.is_final(workflow.status):
                         continue
                     event = _event(workflow.status, workflow=workflow)
-                yield event
                 if event.HasField("workflow"):
+                    # Another replica's step notices travel apart from its end and may
+                    # come after it, or be lost with a connection: each step's last
+                    # state, as the record has it, goes out before the end.
+                    final = event.workflow
+                    for step in filter(record.asked, final.steps):
+                        if told.get(step.name) != step.state:
+                            yield _event(final.status, step=step.name, step_state=step.state)
+                    yield event
                     return
+                if event.step:
+                    told[event.step] = event.step_state
+                yield event
         finally:
             self.events.unsubscribe(workflow.workflow_id, queue)
 

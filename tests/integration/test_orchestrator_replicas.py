@@ -262,3 +262,29 @@ async def test_a_watch_on_another_replica_streams_the_steps_as_they_change(
         running = steps.index((step, pb.STEP_STATE_RUNNING))
         assert steps.index((step, pb.STEP_STATE_SUCCEEDED)) > running, steps
     assert remote[-1].workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
+
+
+async def test_a_watch_on_another_replica_tells_every_step_end_even_if_its_notice_is_lost(
+    tmp_path, postgres_url, monkeypatch
+):
+    # Step notices that ended a step never arrive (late, or lost with a connection): the
+    # record the end brings still tells each step's last state, before the end.
+    from services.orchestrator.notices import Notices
+
+    heard = Notices._step
+
+    def deaf_to_ends(self, payload: str) -> None:
+        if not payload.endswith("STEP_STATE_SUCCEEDED"):
+            heard(self, payload)
+
+    monkeypatch.setattr(Notices, "_step", deaf_to_ends)
+    fake = FakeCapabilities(delay=0.3)
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = await _replicas(stack, tmp_path, postgres_url, fake)
+        workflow_id, _, other = await _running_where(postgres_url, stubs, fake)
+        ask = pb.WatchWorkflowRequest(workflow_id=workflow_id)
+        events = [event async for event in other.WatchWorkflow(ask, timeout=10)]
+    steps = [(e.step, e.step_state) for e in events if e.step]
+    assert ("classify", pb.STEP_STATE_SUCCEEDED) in steps
+    assert events[-1].workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
+    assert steps.index(("classify", pb.STEP_STATE_SUCCEEDED)) < len(events) - 1
