@@ -13,7 +13,7 @@ from services.embeddings.client import EmbeddingsClient
 
 
 async def build(settings, stack):
-    db = await Database.open(settings.database_url)
+    db = await Database.open(settings.database_url.get_secret_value())
     stack.push_async_callback(db.close)
     link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
     stack.push_async_callback(link.close)

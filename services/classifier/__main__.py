@@ -11,7 +11,9 @@ async def build(settings, stack):
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
     # With Redis, label sets registered through one replica are known to every other.
-    label_sets = LabelSets.open(settings.redis_url, f"{settings.cache_key_prefix}labelset:")
+    label_sets = LabelSets.open(
+        settings.redis_url.get_secret_value(), f"{settings.cache_key_prefix}labelset:"
+    )
     stack.push_async_callback(label_sets.close)
     return [
         Service(

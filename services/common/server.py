@@ -87,7 +87,7 @@ def create_server(services: Sequence[Service], addr: str) -> Server:
     # and sees the status the error interceptor gave.
     interceptors = [
         *telemetry.server_interceptors(),
-        AccessLogInterceptor(get_settings().log_key),
+        AccessLogInterceptor(get_settings().log_key.get_secret_value()),
         ErrorInterceptor(),
         CallerInterceptor(),
     ]

@@ -6,9 +6,10 @@ real thing (an address, a database, a backend).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,7 +62,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Callers appear in logs as HMAC pseudonyms under this key; empty means a random key
     # per process (lines of one process still group by caller, across processes not).
-    log_key: str = Field(default="", repr=False)
+    log_key: SecretStr = SecretStr("")
 
     # Prometheus /metrics of each service, on a port of its own (empty: none). Where a
     # service listens for it when that differs (0.0.0.0:9451 in a container).
@@ -77,9 +78,9 @@ class Settings(BaseSettings):
     max_labels: int = Field(default=200, gt=0)
     max_texts: int = Field(default=256, gt=0)
 
-    # URLs may carry passwords: kept out of the settings' repr (and so of any log of it).
-    database_url: str = Field(default=f"sqlite:///{PROJECT_ROOT / 'var' / 'aiorch.db'}", repr=False)
-    redis_url: str = Field(default="", repr=False)
+    # URLs may carry passwords (see SECRETS below).
+    database_url: SecretStr = SecretStr(f"sqlite:///{PROJECT_ROOT / 'var' / 'aiorch.db'}")
+    redis_url: SecretStr = SecretStr("")
 
     embeddings_model_path: str = ""
     embeddings_tokenizer_path: str = str(
@@ -172,7 +173,7 @@ class Settings(BaseSettings):
     # User ids are stored as HMAC-SHA256 pseudonyms under this key (services/monitor/keys.py):
     # required with PostgreSQL; with SQLite, empty means a key generated into
     # activity_key_file (empty: activity.key beside the database).
-    activity_key: str = Field(default="", repr=False)
+    activity_key: SecretStr = SecretStr("")
     activity_key_file: str = ""
     activity_max_metadata_bytes: int = Field(default=4096, gt=0)
     activity_retention_days: int = Field(default=365, gt=0)
@@ -241,6 +242,17 @@ class Settings(BaseSettings):
     # after they ended, by a pass every hour.
     workflow_retention_days: float = Field(default=30.0, gt=0)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with `update` applied. pydantic applies `update` unvalidated: a secret
+        given as a plain string is wrapped here as validation would, so every copy holds
+        its secrets as SecretStr whoever made it."""
+        if update:
+            update = {
+                name: SecretStr(value) if name in SECRETS and isinstance(value, str) else value
+                for name, value in update.items()
+            }
+        return super().model_copy(update=update, deep=deep)
+
     def addr_of(self, service: str) -> str:
         """Address at which `service` is reached."""
         return {
@@ -274,6 +286,12 @@ class Settings(BaseSettings):
             "assistant": self.assistant_metrics_addr,
             "gateway": self.gateway_metrics_addr,
         }[service]
+
+
+# Settings that must never reach a log or an error (passwords in URLs, keys): SecretStr,
+# which shows as '**********' in repr, str, model_dump() and validation errors alike. Code
+# reads get_secret_value() only where it connects or keys an HMAC.
+SECRETS = frozenset({"database_url", "redis_url", "log_key", "activity_key", "openai_api_key"})
 
 
 def _one(addr: str, variable: str, listen: str) -> str:

@@ -35,9 +35,12 @@ def thresholds(s) -> list[Threshold]:
 
 
 async def build(settings, stack):
-    refuse_unshared(settings.database_url, settings.monitor_replicas, "monitor")
-    key = load_key(settings.activity_key, settings.activity_key_file, settings.database_url)
-    db = await Database.open(settings.database_url)
+    database_url = settings.database_url.get_secret_value()
+    refuse_unshared(database_url, settings.monitor_replicas, "monitor")
+    key = load_key(
+        settings.activity_key.get_secret_value(), settings.activity_key_file, database_url
+    )
+    db = await Database.open(database_url)
     stack.push_async_callback(db.close)
     activity = await ActivityStore.open(db, key)
     await stack.enter_async_context(

@@ -53,8 +53,9 @@ async def open_orchestrator(
 ) -> tuple[OrchestratorServicer, Orchestrator]:
     """A started orchestrator and its servicer; everything it opened closes on `stack`,
     after it stopped."""
-    refuse_unshared(settings.database_url, settings.orchestrator_replicas, "orchestrator")
-    db = await Database.open(settings.database_url)
+    database_url = settings.database_url.get_secret_value()
+    refuse_unshared(database_url, settings.orchestrator_replicas, "orchestrator")
+    db = await Database.open(database_url)
     stack.push_async_callback(db.close)
     store = await WorkflowStore.open(db)
     services: dict[str, Downstream] = {}
@@ -63,7 +64,8 @@ async def open_orchestrator(
         stack.push_async_callback(link.close)
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
         services[name] = Downstream(stub(link.channel), link, breaker)
-    cache = ResultCache.open(settings.cache_l1_size, settings.redis_url, settings.cache_key_prefix)
+    redis_url = settings.redis_url.get_secret_value()
+    cache = ResultCache.open(settings.cache_l1_size, redis_url, settings.cache_key_prefix)
     stack.push_async_callback(cache.close)
     keys = Keys(lambda service: services[service].link.connected_at)
     events, stats = EventHub(), CallStats()
@@ -131,7 +133,7 @@ async def open_orchestrator(
         orchestrator,
         cache,
         activity,
-        health=partial(check_all, peers, breakers, cache, bool(settings.redis_url)),
+        health=partial(check_all, peers, breakers, cache, bool(redis_url)),
         measure=partial(measure, settings, scheduler, cache, stats, breakers),
         settings=settings,
     )

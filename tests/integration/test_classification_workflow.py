@@ -46,7 +46,8 @@ async def orchestrator(suite):
 def stored_with_key(suite, key: str) -> int:
     """Workflows stored under idempotency key `key`. (Not a count of all rows: an earlier
     test's sync workflow writes its record after its reply, at any moment.)"""
-    with contextlib.closing(sqlite3.connect(urlparse(suite.settings.database_url).path)) as db:
+    path = urlparse(suite.settings.database_url.get_secret_value()).path
+    with contextlib.closing(sqlite3.connect(path)) as db:
         query = "SELECT COUNT(*) FROM workflows WHERE idempotency_key = ?"
         return db.execute(query, (key,)).fetchone()[0]
 

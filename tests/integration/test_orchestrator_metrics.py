@@ -88,7 +88,7 @@ async def test_work_taken_over_from_a_dead_orchestrator_is_counted(tmp_path):
     before = value("aiorch_orchestrator_takeovers_total")
     async with contextlib.AsyncExitStack() as stack:
         settings = fake_settings(tmp_path, await start_fakes(stack, FakeCapabilities()))
-        db = await Database.open(settings.database_url)
+        db = await Database.open(settings.database_url.get_secret_value())
         stack.push_async_callback(db.close)
         store = await WorkflowStore.open(db)
         lapsed = int(time.time() * 1000) - 1

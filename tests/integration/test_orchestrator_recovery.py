@@ -179,7 +179,7 @@ async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_p
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await waiting
         took = time.perf_counter() - started
-        store = await _store(stack, settings.database_url)
+        store = await _store(stack, settings.database_url.get_secret_value())
         left = await store.find(TESTER, key)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "retry with the same idempotency_key" in caught.value.details()

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from services.common.channels import SERVICE_CONFIG
 from services.common.settings import Settings
@@ -57,3 +58,51 @@ def test_a_list_of_replicas_is_reached_but_each_replica_listens_on_its_own(monke
     settings = Settings()
     assert settings.listen_addr_of("classifier") == "127.0.0.1:6002"
     assert settings.metrics_listen_addr_of("classifier") == "127.0.0.1:7002"
+
+
+SECRETS = {
+    "AIORCH_DATABASE_URL": "postgresql://app:hunter2@db/aiorch",
+    "AIORCH_REDIS_URL": "redis://:hunter3@cache:6379/0",
+    "AIORCH_ACTIVITY_KEY": "activity-key-hunter4",
+    "AIORCH_LOG_KEY": "log-key-hunter5",
+    "OPENAI_API_KEY": "sk-hunter6",
+}
+
+
+def shows_no_secret(text: str) -> bool:
+    return not any(f"hunter{n}" in text for n in range(2, 7))
+
+
+def test_secrets_never_show_in_a_dump_repr_or_str(monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert shows_no_secret(str(settings.model_dump()))
+    assert shows_no_secret(settings.model_dump_json())
+    assert shows_no_secret(repr(settings) + str(settings))
+    assert shows_no_secret(f"{settings.database_url} {settings.redis_url!r}")
+    # Read where a connection is opened or an HMAC keyed, and only there.
+    assert settings.database_url.get_secret_value() == SECRETS["AIORCH_DATABASE_URL"]
+    assert settings.redis_url.get_secret_value() == SECRETS["AIORCH_REDIS_URL"]
+    assert settings.activity_key.get_secret_value() == SECRETS["AIORCH_ACTIVITY_KEY"]
+    assert settings.log_key.get_secret_value() == SECRETS["AIORCH_LOG_KEY"]
+
+
+def test_a_validation_error_of_another_setting_shows_no_secret(monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AIORCH_MAX_TEXTS", "many")
+    with pytest.raises(ValidationError) as from_env:
+        Settings()
+    with pytest.raises(ValidationError) as from_arguments:
+        Settings(database_url="postgresql://app:hunter2@db/aiorch", max_labels=-1)
+    for caught in (from_env, from_arguments):
+        assert shows_no_secret(str(caught.value) + repr(caught.value.errors()))
+    assert "max_texts" in str(from_env.value) and "max_labels" in str(from_arguments.value)
+
+
+def test_a_copy_given_a_plain_secret_keeps_it_secret():
+    copy = Settings().model_copy(update={"database_url": "postgresql://app:hunter2@db/x"})
+    assert isinstance(copy.database_url, SecretStr)
+    assert shows_no_secret(str(copy.model_dump()) + repr(copy))
+    assert copy.database_url.get_secret_value() == "postgresql://app:hunter2@db/x"
