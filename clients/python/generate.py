@@ -51,14 +51,29 @@ def generate(protos: Path = DEFAULT_PROTOS, out: Path = OUT) -> list[Path]:
         path.write_text(IMPORT.sub(lambda m: f"{m[1]} {PREFIX}aiorch.v1", path.read_text()))
     for package in (out, out / "aiorch", out / "aiorch" / "v1"):
         (package / "__init__.py").touch()
-    digest = hashlib.sha256()
-    for source in sources:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
     (out / "contracts.py").write_text(
         '"""Digest of the .proto contracts this code was generated from."""\n\n'
-        f'CONTRACTS_SHA256 = "{digest.hexdigest()}"\n'
+        f'CONTRACTS_SHA256 = "{contracts_digest(protos)}"\n'
     )
     return written
+
+
+def contracts_digest(protos: Path = DEFAULT_PROTOS) -> str:
+    """SHA-256 over the names and bytes of the contracts (aiorch/v1/*.proto)."""
+    digest = hashlib.sha256()
+    for source in sorted((protos / "aiorch" / "v1").glob("*.proto")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
+def generated_digest(out: Path = OUT) -> str:
+    """The digest the generated code in `out` names (see contracts.py)."""
+    found = re.search(
+        r'^CONTRACTS_SHA256 = "([0-9a-f]{64})"$', (out / "contracts.py").read_text(), re.M
+    )
+    if found is None:
+        raise SystemExit(f"{out / 'contracts.py'} names no contracts digest")
+    return found[1]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,14 @@ from setuptools import setup
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the build backend does not add it
 
-from generate import DEFAULT_PROTOS, HERE, OUT, generate
+from generate import DEFAULT_PROTOS, HERE, OUT, generate, generated_digest
+
+# The client's own API. The version's local label names the contracts its generated code was
+# built from (their digest, CONTRACTS_SHA256), so two builds from different contracts never
+# share a version. Not protos/RELEASED: that names the commit of the last release, the
+# baseline `buf breaking` compares with; a commit id has no order to make a version of,
+# an sdist has no git to look it up in, and the contracts move on after a release.
+API_VERSION = "0.1.0"
 
 # An sdist (it has PKG-INFO) carries the generated code and no contracts: build from what
 # it carries. Inside the repository the contracts are there: always regenerate.
@@ -24,4 +31,4 @@ elif DEFAULT_PROTOS.is_dir():
 else:
     raise SystemExit(f"no contracts at {DEFAULT_PROTOS} to generate the client's code from")
 
-setup()
+setup(version=f"{API_VERSION}+contracts.{generated_digest()[:12]}")

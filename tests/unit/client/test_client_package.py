@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from aiorch_client import CONTRACTS_SHA256
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("assistant", "classifier", "common", "embeddings", "meeting_intel", "monitor")
@@ -23,6 +24,9 @@ GENERATED = {
     for name in (*SERVICES, "orchestrator")
     for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 } | {"aiorch_client/_proto/contracts.py"}
+# The version names the contracts the code was built from (see setup.py); the copy's
+# contracts are this checkout's, and test_client_contracts ties those to CONTRACTS_SHA256.
+VERSION = f"0.1.0+contracts.{CONTRACTS_SHA256[:12]}"
 # What a checkout does not have: the generated code and build leftovers (see its .gitignore).
 SKIP = shutil.ignore_patterns("_proto", "build", "dist", "*.egg-info", "__pycache__")
 
@@ -41,6 +45,7 @@ def pip_wheel(target: Path | str, out: Path, *, isolated: bool = False) -> Path:
     built = subprocess.run([*args, str(target)], capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = out.glob("aiorch_client-*.whl")
+    assert wheel.name.startswith(f"aiorch_client-{VERSION}-")
     return wheel
 
 
@@ -100,6 +105,7 @@ def test_an_sdist_carries_the_generated_code_and_builds_a_wheel_without_the_cont
     )
     assert built.returncode == 0, built.stderr[-3000:]
     (sdist,) = sdists.glob("aiorch_client-*.tar.gz")
+    assert sdist.name == f"aiorch_client-{VERSION}.tar.gz"
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert not GENERATED - names
