@@ -30,22 +30,25 @@ log = logging.getLogger("aiorch.rpc")
 audit_log = logging.getLogger("aiorch.audit")
 
 _ORCHESTRATOR = "/aiorch.v1.OrchestratorService/"
+# An audit line quotes at most this much of a target: an id taken from the request is
+# whatever the caller sent (the line is written whether or not the request was valid).
+MAX_TARGET_CHARS = 200
 # Calls that change state, and where the id of what they changed is: in the request, or
 # in the reply when the call creates it.
 AUDITED: dict[str, Callable[[Any, Any], str]] = {
     _ORCHESTRATOR + "CreateWorkflow": lambda req, rep: rep.workflow.workflow_id if rep else "",
     _ORCHESTRATOR + "CancelWorkflow": lambda req, rep: req.workflow_id,
     _ORCHESTRATOR + "CreateBatch": lambda req, rep: rep.batch_id if rep else "",
-    _ORCHESTRATOR + "InvalidateCache": lambda req, rep: req.pattern[:200],
+    _ORCHESTRATOR + "InvalidateCache": lambda req, rep: req.pattern,
     "/aiorch.v1.MonitorService/TrackActivity": lambda req, rep: rep.activity_id if rep else "",
     "/aiorch.v1.MonitorService/TrackActivities": (
-        lambda req, rep: ",".join(rep.activity_ids)[:200] if rep else ""
+        lambda req, rep: ",".join(rep.activity_ids) if rep else ""
     ),
     "/aiorch.v1.ClassifierService/RegisterLabelSet": (
         lambda req, rep: rep.label_set_id if rep else ""
     ),
-    "/aiorch.v1.AssistantService/IndexDocument": lambda req, rep: req.source_id[:200],
-    "/aiorch.v1.AssistantService/DeleteDocument": lambda req, rep: req.source_id[:200],
+    "/aiorch.v1.AssistantService/IndexDocument": lambda req, rep: req.source_id,
+    "/aiorch.v1.AssistantService/DeleteDocument": lambda req, rep: req.source_id,
 }
 
 # Codes that mean the server failed (a gateway answers them with 5xx); the others are the
@@ -135,7 +138,7 @@ class _Call:
                     "caller": self.caller,
                     "admin": self.admin,
                     "action": self.method,
-                    "target": target(request, reply),
+                    "target": target(request, reply)[:MAX_TARGET_CHARS],
                     "code": code.name,
                 },
             )
