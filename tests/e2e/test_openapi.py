@@ -10,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import jsonschema
 import pytest
@@ -150,6 +151,75 @@ def test_every_example_goes_through_the_gateway_and_the_reply_fits(suite, spec):
         assert lines
         for line in lines:
             check(spec, schema, json.loads(line))
+
+
+def example(spec: dict, verb: str, path: str) -> dict:
+    content = spec["paths"][path][verb]["requestBody"]["content"]["application/json"]
+    return copy.deepcopy(content["examples"]["example"]["value"])
+
+
+def test_the_chat_stream_example_streams_lines_that_fit_and_the_id_routes_work(suite, spec):
+    """The streamed chat over the documents example, each NDJSON line checked against its
+    schema; then the routes named by {source_id} and {session_id}."""
+    # A user of this test's own: the documents and sessions it deletes are no one else's.
+    token = suite.token(sub=f"openapi-{uuid.uuid4().hex[:8]}")
+    assistant = "/v1/assistant"
+    document_example = example(spec, "post", f"{assistant}/documents")
+    status, _, raw = suite_request(
+        suite, "POST", f"{assistant}/documents", document_example, token=token
+    )
+    assert status == 200, raw[:500]
+    check(spec, reply_schema(spec["paths"][f"{assistant}/documents"]["post"])[1], json.loads(raw))
+
+    stream = spec["paths"][f"{assistant}/chat/stream"]["post"]
+    media, schema = reply_schema(stream)
+    assert media == "application/x-ndjson"
+    body = example(spec, "post", f"{assistant}/chat/stream")
+    status, _, raw = suite_request(suite, "POST", f"{assistant}/chat/stream", body, token=token)
+    assert status == 200, raw[:500]
+    lines = [json.loads(line) for line in raw.decode().splitlines()]
+    for line in lines:
+        check(spec, schema, line)
+    *pieces, last = lines
+    assert pieces and all(set(piece) == {"delta"} for piece in pieces)
+    answer = last["answer"]
+    assert "".join(piece["delta"] for piece in pieces) == answer["answer"]
+    assert answer["citations"][0]["source_id"] == document_example["source_id"]
+
+    # {source_id}: delete the document, then again (now NOT_FOUND, in the error shape).
+    error_schema = spec["components"]["responses"]["Error"]["content"]["application/json"]
+    document = f"{assistant}/documents/{{source_id}}"
+    path = document.replace("{source_id}", document_example["source_id"])
+    status, _, raw = suite_request(suite, "DELETE", path, token=token)
+    assert status == 200, raw[:500]
+    check(spec, reply_schema(spec["paths"][document]["delete"])[1], json.loads(raw))
+    status, _, raw = suite_request(suite, "DELETE", path, token=token)
+    assert status == 404, raw[:500]
+    check(spec, error_schema["schema"], json.loads(raw))
+
+    # {session_id}: create one (the example), get it, delete it, and it is gone; the chat's
+    # own session goes the same way.
+    status, _, raw = suite_request(
+        suite, "POST", f"{assistant}/sessions", example(spec, "post", f"{assistant}/sessions"),
+        token=token,
+    )  # fmt: skip
+    assert status == 200, raw[:500]
+    check(spec, reply_schema(spec["paths"][f"{assistant}/sessions"]["post"])[1], json.loads(raw))
+    created = json.loads(raw)["session"]
+    session = f"{assistant}/sessions/{{session_id}}"
+    for session_id in (created["session_id"], answer["session_id"]):
+        path = session.replace("{session_id}", session_id)
+        status, _, raw = suite_request(suite, "GET", path, token=token)
+        assert status == 200, raw[:500]
+        got = json.loads(raw)
+        check(spec, reply_schema(spec["paths"][session]["get"])[1], got)
+        assert got["session"]["session_id"] == session_id
+        status, _, raw = suite_request(suite, "DELETE", path, token=token)
+        assert status == 200, raw[:500]
+        check(spec, reply_schema(spec["paths"][session]["delete"])[1], json.loads(raw))
+        status, _, raw = suite_request(suite, "GET", path, token=token)
+        assert status == 404, raw[:500]
+        check(spec, error_schema["schema"], json.loads(raw))
 
 
 def test_errors_are_the_documented_status_shape(suite, spec):
