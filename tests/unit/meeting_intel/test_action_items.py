@@ -122,3 +122,94 @@ async def test_a_vague_reply_dates_the_request_it_answers_but_only_its_owners(pr
     assert [(i.owner, i.task, i.due) for i in found] == [
         ("Bob", "Send the test report to the client", date(2024, 5, 16))
     ]
+
+
+async def test_hedged_commitments_are_not_action_items(prepare):
+    found = await items(
+        prepare,
+        "Ann: I'll try to fix the printer driver.\n"
+        "Bob: I will probably rewrite the installer script.\n"
+        "Ann: Maybe Bob will order the new laptops.\n"
+        "Cara: I think Bob should migrate the customer database.\n"
+        "Bob: I hope I will finish the migration guide.",
+    )
+    assert found == []
+
+
+async def test_what_is_done_there_and_then_in_the_meeting_is_not_an_action_item(prepare):
+    found = await items(
+        prepare,
+        "Ann: Just a moment, I'll find the travel spreadsheet.\n"
+        "Bob: I'll paste the agenda link into the chat.\n"
+        "Cara: Let me check the sales figures now.\n"
+        "Ann: I will work on the grant proposal from now on.",
+    )
+    assert [(i.owner, i.task) for i in found] == [("Ann", "Work on the grant proposal from now on")]
+
+
+async def test_speech_that_restarts_or_talks_of_the_past_is_not_a_task(prepare):
+    found = await items(
+        prepare,
+        "Ann: I'll I'm clicking the record button.\n"
+        "Bob: Then I will the installer is failing again.\n"
+        "Cara: I will server is running the nightly backup.\n"
+        "Ann: Bob will reviewed the contract with the lawyer.",
+    )
+    assert found == []
+
+
+async def test_would_you_and_will_you_ask_for_a_view_and_you_will_tells_what_happens(prepare):
+    found = await items(
+        prepare,
+        "Ann: Would you recommend the cheaper hosting vendor?\n"
+        "Bob: Will you keep the old company logo or?\n"
+        "Ann: You will get the invoice from the accounting team.\n"
+        "Bob: Fine.\n"
+        "Ann: Would you please send the signed invoice to accounting?\n"
+        "Bob: Sure.\n"
+        "Ann: Bob, you'll have to renew the company domain name.\n"
+        "Bob: Okay.",
+    )
+    assert [(i.owner, i.task) for i in found] == [
+        ("Bob", "Send the signed invoice to accounting"),
+        ("Bob", "Have to renew the company domain name"),
+    ]
+
+
+async def test_a_request_nobody_is_named_for_counts_when_the_next_speaker_takes_it_on(prepare):
+    found = await items(
+        prepare,
+        "Ann: Please update the wiki page for the release.\n"
+        "Bob: The wiki is slow today.\n"
+        "Cara: Could you fix the broken link on the homepage?\n"
+        "Bob: Ann, sure, I'll do it this afternoon.",
+    )
+    assert [(i.owner, i.task) for i in found] == [("Bob", "Fix the broken link on the homepage")]
+
+
+async def test_a_request_to_a_group_has_no_owner(prepare):
+    found = await items(
+        prepare,
+        "Ann: Everybody please fill in the travel expenses form.\n"
+        "Bob: Sure.\n"
+        "Cara: Could someone please book the conference room?\n"
+        "Bob: Yes.",
+    )
+    assert found == []
+
+
+async def test_a_task_of_owners_who_share_a_person_said_again_is_one_item(prepare):
+    found = await items(
+        prepare,
+        "Ann: Bob and Cara will write the test plan for the payment module.\n"
+        "Bob: Good.\n"
+        "Dan: So Cara will write the payment module test plan.",
+    )
+    assert [(i.owner, i.task) for i in found] == [
+        ("Bob and Cara", "Write the test plan for the payment module")
+    ]
+
+
+def test_fillers_and_reflexives_are_not_what_a_task_is_about():
+    assert action_items.content_words("Test it whenever, yeah") == set()
+    assert action_items.content_words("Check it by myself") == set()

@@ -1,0 +1,255 @@
+"""Commitments in what was said: who will do what, found by the grammar of commitment.
+
+A first-person future ("I'll send ...", "let me check ..."), a named person's ("Bob will
+...", "[PERSON3] needs to ...", "ask Ann to ..."), a request to the listener ("can you
+update ...", "please ...") and explicit markers ("Action item: ...") are candidates, with
+an owner and a task: the clause after the verb, as a short imperative.
+
+Only commitments count. The task must start with a verb of doing in its base form (not
+"say", "think", "be", "need"; not "I'll I'm clicking": speech restarted; not a past
+"will evaluated") and name something to check afterwards, not what is done there and
+then in the meeting ("share the screen", "send you a link here", "just a moment, let me
+..."). A hedge makes a guess of it: "I'll try to", "I will probably", "maybe Bob can",
+"I think Bob should", "I hope I will". "Would you ...?" and "will you ...?" ask for a view
+or an intention, and "you will ..." tells what will happen ("you will see the
+alignment"), unless it obliges ("you'll have to rename the files").
+
+Owners: "I" is the speaker, a name is that person (a speaker when one matches); a request
+is owned by the person it calls by name or names, else by whoever takes it on in the next
+turn ("Sure.", "I'll do it."). A request to a group ("everybody please ...") or that nobody
+takes on names no owner, and neither does "we need to ...".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.meeting_intel.people import NAME, People
+from services.meeting_intel.sentences import Sentence, clean
+from services.meeting_intel.transcript import UNKNOWN_SPEAKER
+
+MAX_TASK_WORDS = 24
+_ADVERBS = (
+    r"(?:(?:also|just|then|first|again|definitely|certainly|quickly|really|still|immediately"
+    r"|probably|maybe|perhaps|possibly|hopefully|try to|try and)\s+)*"
+)
+# A hedge makes a commitment a guess: "I'll try to register", "I will probably need",
+# "maybe [PERSON11] can adapt", "I hope I will send", "I think Bob should". Between the
+# subject and the task, or just before the subject.
+_HEDGE = re.compile(r"\b(?:probably|maybe|perhaps|possibly|hopefully|try)\b", re.IGNORECASE)
+_HEDGED_BEFORE = re.compile(
+    r"\b(?:maybe|perhaps|probably|possibly|hopefully|think|guess|hope|suppose|believe|expect"
+    r"|assume)\s*,?\s*(?:that\s+)?$",
+    re.IGNORECASE,
+)
+_TASK = rf"{_ADVERBS}(?P<task>[a-z]\w*\b.*)"
+# A commitment is a future the speaker takes on, not a need: "I have to leave", "I need to
+# check with credentials", "you have to unmute yourself" oblige nobody to anything after
+# the meeting (on ELITR dev none of 16 such first-person items was in the minutes).
+_FIRST = re.compile(
+    rf"\b(?:I(?:'ll| will| shall| am going to|'m going to|'m gonna)|let me)\s+{_TASK}",
+    re.IGNORECASE,
+)
+_SECOND = re.compile(
+    rf"\b(?:(?P<modal>can|could|would|will) you(?P<please> please)?|(?P<told>you(?:'ll| will))"
+    rf"|please)\s+{_TASK}",
+    re.IGNORECASE,
+)
+# "Would you propose ...?", "Will you merge them or?" ask for an opinion or an intention;
+# "can you" and "could you" ask for the work.
+_ASKING_VIEW = frozenset({"would", "will"})
+_OBLIGES = re.compile(r"(?:have to|need to|must)\s", re.IGNORECASE)
+# A reply that takes a request on.
+_ACCEPTS = re.compile(
+    r"^(?:yes|yeah|yep|sure|ok|okay|of course|certainly|fine|alright|all right|no problem"
+    r"|will do|I will|I'll|I can|I'm on it|right|let's do (?:it|that))\b",
+    re.IGNORECASE,
+)
+_LEADING_NAME = re.compile(rf"^(?:{NAME}),\s*")
+# A request to a group names no owner: "everybody please review", "could someone send".
+_GROUP = re.compile(
+    r"\b(?:everybody|everyone|all|all of you|you all|guys|someone|somebody|anyone|anybody"
+    r"|people)\s*,?\s*$",
+    re.IGNORECASE,
+)
+# What is done there and then, in the meeting: "I'll send you a link here", "let me check
+# now", "I'll put it in the chat" ("from now on" is a future).
+_HERE_AND_NOW = re.compile(
+    r"\b(?:(?<!from )now(?! on\b)|here|at the moment|this moment|in(?:to)? the chat"
+    r"|on (?:the|my|your) screen)\b",
+    re.IGNORECASE,
+)
+_MOMENT = re.compile(r"\b(?:just a|one|a) (?:moment|second|sec|minute)\b", re.IGNORECASE)
+# Words that cannot start a task said as a bare verb ("I'll I'm clicking ...", "you will for
+# plan B ..."): pronouns, articles, auxiliaries, prepositions.
+_NOT_VERB_TEXT = """
+    i i'm i'll it it's its that this these those the a an we you they he she there his her
+    my our your their is are was were am been being will would could should can may might
+    shall must for in on at of to from with by as and or but so if because like not"""
+_NOT_VERB = frozenset(_NOT_VERB_TEXT.split())
+# Base forms that end like a participle or a past tense.
+_ING_ED_TEXT = """
+    bring sing ring string swing sting spring need feed seed proceed succeed exceed embed
+    shed speed breed bleed heed shred"""
+_ING_ED_VERBS = frozenset(_ING_ED_TEXT.split())
+_NAMED = re.compile(
+    rf"(?P<who>{NAME})(?:\s+and\s+(?P<also>{NAME}))?\s+(?:will|'ll|shall|is going to|is gonna"
+    rf"|needs to|has to|must|should)\s+{_TASK}"
+)
+_ASKED = re.compile(
+    rf"\b(?:ask|asked|want|wants|like|need|needs|tell|remind)\s+(?P<who>{NAME})\s+to\s+{_TASK}"
+)
+_EXPLICIT = re.compile(
+    r"^(?:action items?|action points?|to-?dos?|next steps?|tasks?)"
+    rf"(?:\s+for\s+(?P<who>{NAME}|me|you|us))?\s*[:\-]\s*(?P<task>.+)",
+    re.IGNORECASE,
+)
+# Verbs of thinking and perceiving: "I'll say", "I can imagine", "you will see" are not work;
+# nor is what is done in the meeting itself, there and then ("can you share the screen",
+# "please open the agenda", "I'll disconnect").
+_NOT_WORK = re.compile(
+    r"^(?:be|say|think|guess|mean|know|hope|hear|see|like|love|want|agree|admit|assume"
+    r"|believe|imagine|suppose|understand|remember|forget|feel|wonder|bet|not|never|get it"
+    r"|need(?! to)|require|try|let's"
+    r"|tell you|appreciate|have (?!a look|a chat|a call|a meeting|a session|to\b)"
+    r"|open|close|scroll|click|paste|type|unmute|mute|unute|join|leave|disconnect|wait|go back"
+    r"|go to|look at|repeat|stop sharing|play|show (?:me|us|you)|share (?:again )?(?:my|the|your"
+    r"|his|her) screen|share (?:again )?the screen)\b",
+    re.IGNORECASE,
+)
+# "if you think I should ...", "what can you show ...", "doesn't let me ...": a condition,
+# a question or a denial, not a commitment.
+_SUBORDINATE = re.compile(
+    r"\b(?:if|whether|unless)\b[^,;]*$|\b(?:what|how|why|where|when|which)\s*$"
+    r"|(?:n't|\bnot|\bnever)\s*$",
+    re.IGNORECASE,
+)
+# A task ends with its clause: a stop, a conjunction, a new subject ("Push you the link,
+# I'm now looking ...", "Decide and I will talk to ..."), or a dash where speech broke off.
+_CLAUSE_END = re.compile(
+    r"\s*(?:[;?!]|\.(?:\s|$)|,?\s+(?:because|but|although|unless|so that|if|when|since"
+    r"|as long as)\b|,\s*(?:so|and then|then|right|yeah|okay|yes|no|we|you|he|she|they|it"
+    r"|there)\b|(?:,|\s+and)?\s+I\b|\s+[-\u2013\u2014]+(?:\s|$))",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    owner: str
+    task: str
+    sentence: Sentence
+    checked: bool  # whether it must lean toward commitment to count
+
+
+def candidates(sentences: list[Sentence], people: People) -> list[Candidate]:
+    """Sentences shaped like a commitment, request or action marker, with owner and task."""
+    found = []
+    for sentence in sentences:
+        candidate = _candidate(sentence, people)
+        if candidate is not None and candidate.task:
+            found.append(candidate)
+    return found
+
+
+def _candidate(sentence: Sentence, people: People) -> Candidate | None:
+    text = sentence.clean
+    if match := _EXPLICIT.match(text):
+        who = match.group("who") or ""
+        owner = {"me": sentence.speaker, "us": ""}.get(who.lower())
+        if owner is None:
+            owner = (
+                people.addressee(sentence.segment, text)
+                if who.lower() == "you"
+                else people.canonical(who)
+                if who
+                else ""
+            )
+        return Candidate(owner, _task(match.group("task"), check=False), sentence, False)
+    question = sentence.is_question
+    matches = []
+    if not question:
+        for pattern in (_NAMED, _ASKED):
+            matches += [
+                (m.start(), pattern, m)
+                for m in pattern.finditer(text)
+                if people.is_person(m.group("who"))
+            ]
+        matches += [(m.start(), _FIRST, m) for m in _FIRST.finditer(text)]
+    matches += [(m.start(), _SECOND, m) for m in _SECOND.finditer(text)]
+    if _MOMENT.search(text):
+        return None  # "just a moment, I'll share ...": done in the meeting
+    for start, pattern, match in sorted(matches, key=lambda found: found[0]):
+        task = _task(match.group("task"))
+        before, said = text[:start], text[start : match.start("task")]
+        if not task or _SUBORDINATE.search(before):
+            continue
+        if _HEDGE.search(said) or _HEDGED_BEFORE.search(before):
+            continue
+        if pattern is _FIRST:
+            owner = sentence.speaker
+        elif pattern is _SECOND:
+            if (match.group("modal") or "").lower() in _ASKING_VIEW and not match.group("please"):
+                continue
+            if _GROUP.search(before):
+                continue
+            owner = _requested_of(people, sentence, match)
+        else:
+            names = [match.group("who")]
+            if pattern is _NAMED and match.group("also"):
+                names.append(match.group("also"))
+            owner = " and ".join(people.canonical(name) for name in names)
+        return Candidate(owner, task, sentence, pattern in (_FIRST, _SECOND))
+    return None
+
+
+def _requested_of(people: People, sentence: Sentence, match: re.Match) -> str:
+    """Who a request or a "you will" is for: the person it names, else the one who takes it
+    on in the next turn ("Sure."); "" when it names nobody and nobody took it on.
+
+    "You will ..." tells what will happen ("you will see", "you will get the alignment")
+    unless it obliges ("you'll have to rename the files")."""
+    if match.group("told") and not _OBLIGES.match(match.group("task")):
+        return ""
+    text = sentence.clean
+    speaker = sentence.speaker
+    called = people.vocative(text) or next(iter(people.named_in(text, exclude=speaker)), "")
+    if called and called != speaker:
+        return called
+    segments = people.transcript.segments
+    for index in range(sentence.segment + 1, len(segments)):
+        reply = segments[index]
+        if reply.text and reply.speaker not in (speaker, UNKNOWN_SPEAKER):
+            answer = _LEADING_NAME.sub("", clean(reply.text))  # "Ann, sure."
+            return reply.speaker if _ACCEPTS.match(answer) else ""
+    return ""
+
+
+def _task(text: str, check: bool = True) -> str:
+    """The task as a short imperative: up to the end of its clause, first letter upper."""
+    task = _CLAUSE_END.split(text, maxsplit=1)[0].strip(" ,.-")
+    if check and (_NOT_WORK.match(task) or _HERE_AND_NOW.search(task)):
+        return ""
+    words = task.split()
+    if check and (len(words) < 2 or not _is_base_verb(words[0]) or _is_subject(words[1])):
+        return ""  # "I'll try", "can you?": nothing to do that anyone could check
+    task = " ".join(words[:MAX_TASK_WORDS])
+    return task[:1].upper() + task[1:]
+
+
+def _is_base_verb(word: str) -> bool:
+    """Whether `word` can be a verb's base form: not a pronoun or auxiliary, not "getting"
+    or "evaluated" (a present or past said after "will": speech restarted)."""
+    word = word.casefold()
+    if word in _NOT_VERB:
+        return False
+    if word in _ING_ED_VERBS or len(word) < 5:
+        return True
+    return not word.endswith(("ing", "ed"))
+
+
+def _is_subject(second: str) -> bool:
+    """Whether a task's second word makes its first a subject ("I will tool is doing ..."):
+    speech that restarted, not a task."""
+    return second.casefold() in {"is", "are", "was", "were", "has", "have", "had", "will"}
