@@ -2,7 +2,7 @@
 
     from aiorch_client import Client
 
-    with Client("127.0.0.1:50051") as aiorch:          # or AIORCH_ENDPOINT, or addrs={...}
+    with Client() as aiorch:  # the local gateway, AIORCH_TOKEN; or Client("host:port", token=...)
         reply = aiorch.classify("Bob will send the invoice", ["finance", "sports"])
         print(reply.label, reply.score)
         workflow = aiorch.run("meeting_intelligence", transcript_file="standup.vtt")

@@ -26,14 +26,11 @@ SERVICES = (
     "monitor",
     "assistant",
 )
-DEFAULT_ADDRS = {
-    "orchestrator": "127.0.0.1:50051",
-    "classifier": "127.0.0.1:50052",
-    "meeting_intel": "127.0.0.1:50053",
-    "embeddings": "127.0.0.1:50054",
-    "monitor": "127.0.0.1:50055",
-    "assistant": "127.0.0.1:50056",
-}
+# The local gateway (`make run`) for every service: it takes gRPC as well as JSON, with the
+# bearer token it verifies. A service's own port trusts the caller named in metadata,
+# which only a backend inside the cluster may send (see the README's "Identity").
+GATEWAY = "127.0.0.1:8080"
+DEFAULT_ADDRS = {service: GATEWAY for service in SERVICES}
 DEFAULT_TIMEOUT = 30.0
 
 
