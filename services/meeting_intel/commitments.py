@@ -48,7 +48,8 @@ _TASK = rf"{_ADVERBS}(?P<task>[a-z]\w*\b.*)"
 # check with credentials", "you have to unmute yourself" oblige nobody to anything after
 # the meeting (on ELITR dev none of 16 such first-person items was in the minutes).
 _FIRST = re.compile(
-    rf"\b(?:I(?:'ll| will| shall| am going to|'m going to|'m gonna)|let me)\s+{_TASK}",
+    rf"\b(?:I(?:'ll| will| shall| am going to|'m going to|'m gonna| promise to| plan to"
+    rf"| am planning to|'m planning to)|let me)\s+{_TASK}",
     re.IGNORECASE,
 )
 _SECOND = re.compile(
@@ -118,11 +119,12 @@ _NOT_WORK = re.compile(
     r"|his|her) screen|share (?:again )?the screen)\b",
     re.IGNORECASE,
 )
-# "if you think I should ...", "what can you show ...", "doesn't let me ...": a condition,
-# a question or a denial, not a commitment.
+# "if you think I should ...", "what can you show ...", "doesn't let me ...", "should Bob
+# send it" (a question without its mark): a condition, a question or a denial, not a
+# commitment.
 _SUBORDINATE = re.compile(
     r"\b(?:if|whether|unless)\b[^,;]*$|\b(?:what|how|why|where|when|which)\s*$"
-    r"|(?:n't|\bnot|\bnever)\s*$",
+    r"|(?:n't|\bnot|\bnever)\s*$|\b(?:can|could|would|should|shall|may|might|do|does|did)\s*$",
     re.IGNORECASE,
 )
 # A task ends with its clause: a stop, a conjunction, a new subject ("Push you the link,

@@ -213,3 +213,19 @@ async def test_a_task_of_owners_who_share_a_person_said_again_is_one_item(prepar
 def test_fillers_and_reflexives_are_not_what_a_task_is_about():
     assert action_items.content_words("Test it whenever, yeah") == set()
     assert action_items.content_words("Check it by myself") == set()
+
+
+async def test_a_promise_or_a_plan_is_a_commitment_but_a_question_without_its_mark_is_not(
+    prepare,
+):
+    found = await items(
+        prepare,
+        "Ann: I promise to send the revised budget to the board.\n"
+        "Bob: And I plan to rewrite the onboarding guide for new staff.\n"
+        "Cara: Should Bob order the replacement monitors for the office\n"
+        "Ann: Could Cara will book the venue for the workshop",
+    )
+    assert [(i.owner, i.task) for i in found] == [
+        ("Ann", "Send the revised budget to the board"),
+        ("Bob", "Rewrite the onboarding guide for new staff"),
+    ]
