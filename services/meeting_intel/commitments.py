@@ -31,7 +31,7 @@ from services.meeting_intel.transcript import UNKNOWN_SPEAKER
 
 MAX_TASK_WORDS = 24
 _ADVERBS = (
-    r"(?:(?:also|just|then|first|again|definitely|certainly|quickly|really|still|immediately"
+    r"(?:(?:also|just|then|first|again|please|definitely|certainly|quickly|really|still|immediately"
     r"|probably|maybe|perhaps|possibly|hopefully|try to|try and)\s+)*"
 )
 # A hedge makes a commitment a guess: "I'll try to register", "I will probably need",
@@ -106,17 +106,18 @@ _EXPLICIT = re.compile(
     rf"(?:\s+for\s+(?P<who>{NAME}|me|you|us))?\s*[:\-]\s*(?P<task>.+)",
     re.IGNORECASE,
 )
-# Verbs of thinking and perceiving: "I'll say", "I can imagine", "you will see" are not work;
-# nor is what is done in the meeting itself, there and then ("can you share the screen",
-# "please open the agenda", "I'll disconnect").
+# Verbs of thinking, perceiving and wanting: "I'll say", "I can imagine", "you will see",
+# "I will need hands" are not work; nor is what is done in the meeting itself, there and
+# then ("can you share the screen", "please open the agenda", "I'll disconnect", "please go
+# ahead"; "go through" or "go over" something is work).
 _NOT_WORK = re.compile(
     r"^(?:be|say|think|guess|mean|know|hope|hear|see|like|love|want|agree|admit|assume"
     r"|believe|imagine|suppose|understand|remember|forget|feel|wonder|bet|not|never|get it"
     r"|need(?! to)|require|try|let's"
     r"|tell you|appreciate|have (?!a look|a chat|a call|a meeting|a session|to\b)"
-    r"|open|close|scroll|click|paste|type|unmute|mute|unute|join|leave|disconnect|wait|go back"
-    r"|go to|look at|repeat|stop sharing|play|show (?:me|us|you)|share (?:again )?(?:my|the|your"
-    r"|his|her) screen|share (?:again )?the screen)\b",
+    r"|open|close|scroll|click|paste|type|unmute|mute|unute|join|leave|disconnect|wait"
+    r"|go(?! through| over)|look at|repeat|stop sharing|play|show (?:me|us|you)"
+    r"|share (?:again )?(?:my|the|your|his|her) screen|share (?:again )?the screen)\b",
     re.IGNORECASE,
 )
 # "if you think I should ...", "what can you show ...", "doesn't let me ...", "should Bob
@@ -132,9 +133,12 @@ _SUBORDINATE = re.compile(
 _CLAUSE_END = re.compile(
     r"\s*(?:[;?!]|\.(?:\s|$)|,?\s+(?:because|but|although|unless|so that|if|when|since"
     r"|as long as)\b|,\s*(?:so|and then|then|right|yeah|okay|yes|no|we|you|he|she|they|it"
-    r"|there)\b|(?:,|\s+and)?\s+I\b|\s+[-\u2013\u2014]+(?:\s|$))",
+    r"|there)\b|(?:,|\s+and)?\s+I\b|\s+(?:and|so|then|maybe|but)\s+(?:we|you|they|he|she)\b"
+    r"|\s+[-\u2013\u2014]+(?:\s|$))",
     re.IGNORECASE,
 )
+# Words a cut clause may be left hanging on.
+_DANGLING = re.compile(r"(?:[\s,]+(?:and|or|so|then|to|that|the|a|an|with|of|for))+$", re.I)
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,7 @@ def _requested_of(people: People, sentence: Sentence, match: re.Match) -> str:
 def _task(text: str, check: bool = True) -> str:
     """The task as a short imperative: up to the end of its clause, first letter upper."""
     task = _CLAUSE_END.split(text, maxsplit=1)[0].strip(" ,.-")
+    task = _DANGLING.sub("", task)  # "Write to Ann to", "Do checks today and"
     if check and (_NOT_WORK.match(task) or _HERE_AND_NOW.search(task)):
         return ""
     words = task.split()

@@ -229,3 +229,17 @@ async def test_a_promise_or_a_plan_is_a_commitment_but_a_question_without_its_ma
         ("Ann", "Send the revised budget to the board"),
         ("Bob", "Rewrite the onboarding guide for new staff"),
     ]
+
+
+async def test_a_task_stops_where_a_new_subject_starts_and_a_turn_given_is_no_task(prepare):
+    found = await items(
+        prepare,
+        "Ann: Bob, could you again please check the list of suppliers maybe we missed one?\n"
+        "Bob: Sure.\n"
+        "Cara: Please go ahead Bob.\n"
+        "Bob: I will go through the open invoices and then you can pay them.",
+    )
+    assert [(i.owner, i.task) for i in found] == [
+        ("Bob", "Check the list of suppliers"),
+        ("Bob", "Go through the open invoices"),
+    ]
