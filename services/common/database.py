@@ -239,8 +239,11 @@ class Listener:
                 connected_before = True
                 pause = self.retry
                 while not lost.is_set():
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                    # cancel that comes as its future completes, and stop() waits forever.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self.ping_seconds)
+                        async with asyncio.timeout(self.ping_seconds):
+                            await lost.wait()
                     if not lost.is_set():
                         await connection.fetchval("SELECT 1", timeout=self.ping_seconds)
                 log.warning("listener connection closed by the server")

@@ -74,9 +74,9 @@ class MicroBatcher:
             size = len(batch[0].texts)
             closes = time.monotonic() + self.max_wait
             while size < self.max_batch_size:
-                try:
-                    timeout = closes - time.monotonic()
-                    request = await asyncio.wait_for(self.queue.get(), max(timeout, 0))
+                try:  # (not wait_for: on Python 3.11 it can swallow the worker's cancel)
+                    async with asyncio.timeout(closes - time.monotonic()):
+                        request = await self.queue.get()
                 except TimeoutError:
                     break
                 batch.append(request)

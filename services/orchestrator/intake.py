@@ -64,7 +64,8 @@ class Intake:
     async def settled(self, timeout: float) -> None:
         """Waits (at most `timeout`) for the requests on their way in to be queued."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._none_entering.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._none_entering.wait()
 
     async def accept(
         self, request, plan: Plan, caller: str, rpc_remaining, feed=True
@@ -153,11 +154,13 @@ class Intake:
                 run = self.runs.active.get(workflow.workflow_id)
                 if run is not None:
                     try:
-                        return await asyncio.wait_for(asyncio.shield(run.done), limit.remaining())
+                        async with asyncio.timeout(limit.remaining()):
+                            return await asyncio.shield(run.done)
                     except TimeoutError:
                         break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(events.get(), min(WATCH_POLL_SECONDS, limit.remaining()))
+                    async with asyncio.timeout(min(WATCH_POLL_SECONDS, limit.remaining())):
+                        await events.get()
                 workflow = await self.runs.read(workflow.workflow_id)
         finally:
             self.runs.events.unsubscribe(workflow.workflow_id, events)

@@ -57,7 +57,8 @@ class Notices:
         self.listener.start()
         self._sender = asyncio.create_task(self._send(), name="step-notices")
         try:
-            await asyncio.wait_for(self.listener.listening.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.listener.listening.wait()
         except TimeoutError:
             log.warning("not listening to the store yet; polls and leases stand in")
 

@@ -150,8 +150,9 @@ class Orchestrator:
                 return
             yield _event(workflow.status)
             while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), WATCH_POLL_SECONDS)
+                try:  # (not wait_for: on Python 3.11 it can swallow the caller's cancel)
+                    async with asyncio.timeout(WATCH_POLL_SECONDS):
+                        event = await queue.get()
                 except TimeoutError:  # run by another replica, or ended unseen
                     workflow = await self.get(workflow_id, caller)
                     if not record.is_final(workflow.status):

@@ -128,8 +128,11 @@ class SharedQueue:
                     failures += 1
                     self._more = True
                     pause = min(POLL_SECONDS * 2**failures, MAX_PAUSE_SECONDS)
+                    # (asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                    # cancel that comes as the event is set, and the loop never stops.)
                     with contextlib.suppress(TimeoutError):  # a notice (the store back) ends it
-                        await asyncio.wait_for(self._wake.wait(), pause)
+                        async with asyncio.timeout(pause):
+                            await self._wake.wait()
                     self._wake.clear()
                     continue
                 failures = 0
@@ -141,7 +144,8 @@ class SharedQueue:
                 continue
             if not self._wake.is_set():
                 try:
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await self._wake.wait()
                 except TimeoutError:
                     self._more = True
             self._wake.clear()
