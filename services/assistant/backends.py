@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import openai
-
 from services.assistant.sessions import USER, Turn
 from services.assistant.store import Hit
 from services.common import llm, metrics
@@ -161,6 +159,8 @@ class OpenAIBackend:
                     # short (the HTTP library's own error, whichever openai uses): the
                     # request went through, the answer did not.
                     log.warning("the model's stream failed", exc_info=True)
+                    import openai  # loaded by now: this backend's client made the request
+
                     reason = error.message if isinstance(error, openai.APIError) else "cut short"
                     raise Unavailable(f"the model server failed mid-answer: {reason}") from None
                 if chunk.usage is not None:

@@ -8,14 +8,16 @@ not fit the schema is asked for once more, then the request fails (services/comm
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import openai
+from typing import TYPE_CHECKING
 
 from services.classifier.analysis import Analysis
 from services.classifier.keywords import Keyword
 from services.classifier.zero_shot import Classification, LabelSpec
 from services.common import llm
 from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    import openai
 
 SYSTEM = (
     "You classify documents. Score how well the document fits each label, from 0 to 1. "

@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jsonschema
-import openai
 
 from aiorch.v1 import common_pb2
 from services.common import metrics, telemetry
 from services.common.errors import DeadlineExceeded, DomainError, Unavailable
 from services.common.settings import Settings
+
+if TYPE_CHECKING:
+    import openai
 
 
 class InvalidModelReply(DomainError):
@@ -44,6 +47,10 @@ class Usage:
 
 
 def client(settings: Settings, base_url: str = "") -> openai.AsyncOpenAI:
+    # Imported here: loading openai takes about a second, which every service paid at
+    # each start (a restart's downtime) whatever its backend.
+    import openai
+
     return openai.AsyncOpenAI(
         base_url=base_url or settings.openai_base_url or None,
         # A self-hosted server needs no key, but the client insists on one.
@@ -61,6 +68,8 @@ def cost(settings: Settings, model: str, input_tokens: int, output_tokens: int) 
 
 async def call(request: Awaitable):
     """Awaits an openai request, turning its failures into our domain errors."""
+    import openai  # loaded by now: the request came from a client() of this module
+
     try:
         return await request
     except openai.APITimeoutError:

@@ -18,8 +18,7 @@ import asyncio
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
-
-import openai
+from typing import TYPE_CHECKING
 
 from services.common import llm
 from services.common.errors import InvalidInput
@@ -33,6 +32,9 @@ from services.meeting_intel.sentences import Sentence, split
 from services.meeting_intel.speakers import speaker_stats
 from services.meeting_intel.summary import Length
 from services.meeting_intel.transcript import Transcript
+
+if TYPE_CHECKING:
+    import openai
 
 SYSTEM = (
     "You read meeting transcripts and note what they contain. "
