@@ -3,12 +3,13 @@ reply goes in the workflow's result."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from aiorch.v1 import classifier_pb2, embeddings_pb2, meeting_intel_pb2
+from aiorch.v1 import assistant_pb2, classifier_pb2, embeddings_pb2, meeting_intel_pb2
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.orchestrator.workflows import WORKFLOWS
 
@@ -50,6 +51,17 @@ def _embed(request, workflow, step, max_chars: int) -> embeddings_pb2.EmbedReque
     return embeddings_pb2.EmbedRequest(texts=[document_text(request.input, max_chars)])
 
 
+def _index(request, workflow, step, max_chars: int) -> assistant_pb2.IndexDocumentRequest:
+    """The meeting's transcript for the caller's knowledge store, under a source id made
+    from its text: indexing the same meeting again replaces it instead of adding a copy."""
+    text = document_text(request.input, max_chars)
+    source_id = "meeting-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    date = request.input.meeting_date
+    return assistant_pb2.IndexDocumentRequest(
+        source_id=source_id, title=f"Meeting {date or source_id}", text=text
+    )
+
+
 @dataclass(frozen=True)
 class Rpc:
     # (request, workflow, step, max text chars) -> the RPC's request message
@@ -61,4 +73,5 @@ RPCS = {
     "Classify": Rpc(_classify, "classification"),
     "Analyze": Rpc(_analyze, "meeting"),
     "Embed": Rpc(_embed, "embedding"),
+    "IndexDocument": Rpc(_index, "indexed"),
 }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from aiorch.v1 import orchestrator_pb2 as pb
+from services.common.caller import USER_HEADER
 from services.common.channels import Link
 from services.common.deadlines import Deadline
 from services.common.errors import Unavailable, public_text
@@ -121,7 +122,7 @@ class Executor:
         self.events.publish(workflow)
         try:
             if run.key is None:
-                await self._steps(run.workflow, run.request, run.deadline)
+                await self._steps(run.workflow, run.request, run.deadline, run.caller)
                 await self._conclude(run)
             elif (flight := self.cache.flight(run.key)) is None:
                 await self._lead(run, run.key)
@@ -161,7 +162,7 @@ class Executor:
                 shared.set_result(value)
                 return
             async with self.cache.holding(key, marker or "") as flight:
-                await self._steps(workflow, run.request, run.deadline)
+                await self._steps(workflow, run.request, run.deadline, run.caller)
                 value = flight.value = await self._conclude(run, flight)
             if value is not None:
                 shared.set_result(value)
@@ -191,14 +192,14 @@ class Executor:
         record.fill_from_cache(workflow, value)
         return True
 
-    async def _steps(self, workflow, request, deadline: Deadline) -> None:
+    async def _steps(self, workflow, request, deadline: Deadline, caller: str) -> None:
         pending = [step for step in workflow.steps if step.state == pb.STEP_STATE_PENDING]
         if len(pending) == 1:  # the common case: no task of its own to run it beside others
-            await self._run_step(pending[0], workflow, request, deadline)
+            await self._run_step(pending[0], workflow, request, deadline, caller)
             return
         async with asyncio.TaskGroup() as group:
             for step in pending:
-                group.create_task(self._run_step(step, workflow, request, deadline))
+                group.create_task(self._run_step(step, workflow, request, deadline, caller))
 
     def _refusal(self, service: Downstream) -> str | None:
         """Why a call to `service` must not go out now, if it must not."""
@@ -214,7 +215,7 @@ class Executor:
             )
         return None
 
-    async def _run_step(self, step, workflow, request, deadline: Deadline) -> None:
+    async def _run_step(self, step, workflow, request, deadline: Deadline, caller: str) -> None:
         service = self.services[step.service]
         if (refusal := self._refusal(service)) is not None:
             record.step_refused(step, refusal)
@@ -225,7 +226,7 @@ class Executor:
         timeout = deadline.remaining(self.margin)
         started = time.perf_counter()
         try:
-            reply = await self._call(service, step, workflow, request, timeout)
+            reply = await self._call(service, step, workflow, request, timeout, caller)
         except grpc.aio.AioRpcError as error:
             step.attempts += _attempts(error.trailing_metadata())
             failed = self._judge(service.breaker, error.code(), timeout)
@@ -255,12 +256,17 @@ class Executor:
             record.step_succeeded(workflow, step, RPCS[step.rpc].result_field, reply)
         self.events.publish(workflow, step)
 
-    async def _call(self, service: Downstream, step, workflow, request, timeout: float):
-        """The step's RPC, answered; its attempts counted on the step."""
+    async def _call(
+        self, service: Downstream, step, workflow, request, timeout: float, caller: str
+    ):
+        """The step's RPC, answered, for the workflow's caller (x-user-id: a service that
+        keeps things per user, like the assistant's knowledge store, keeps them for the
+        user the workflow acts for); its attempts counted on the step."""
         if timeout <= 0:
             raise _DeadlinePassed
         message = RPCS[step.rpc].request(request, workflow, step, self.max_text_chars)
-        call = getattr(service.stub, step.rpc)(message, timeout=timeout)
+        metadata = ((USER_HEADER, caller),) if caller else None
+        call = getattr(service.stub, step.rpc)(message, timeout=timeout, metadata=metadata)
         reply = await service.link.call(call)
         step.attempts += _attempts(await call.trailing_metadata())
         return reply

@@ -10,7 +10,12 @@ from functools import partial
 
 from google.protobuf import timestamp_pb2
 
-from aiorch.v1 import classifier_pb2_grpc, embeddings_pb2_grpc, meeting_intel_pb2_grpc
+from aiorch.v1 import (
+    assistant_pb2_grpc,
+    classifier_pb2_grpc,
+    embeddings_pb2_grpc,
+    meeting_intel_pb2_grpc,
+)
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import Link
 from services.common.database import Database, refuse_unshared
@@ -45,6 +50,7 @@ STUBS = {
     "classifier": classifier_pb2_grpc.ClassifierServiceStub,
     "meeting_intel": meeting_intel_pb2_grpc.MeetingIntelServiceStub,
     "embeddings": embeddings_pb2_grpc.EmbeddingsServiceStub,
+    "assistant": assistant_pb2_grpc.AssistantServiceStub,
 }
 
 

@@ -105,10 +105,12 @@ WORKFLOWS = {
             description="Analyzes a meeting transcript: speakers and talk time, action items "
             "with owner and due date, decisions, open questions, topics and a summary; "
             "optionally labels the meeting (ask for label or scores, give labels or a "
-            "taxonomy).",
+            "taxonomy), and indexes its transcript in the caller's knowledge store for the "
+            "assistant (ask for indexed).",
             steps=(
                 _analyze(MEETING_OUTPUTS),
                 _classify(("label", "scores"), required=False),
+                StepSpec("index", "assistant", "IndexDocument", ("indexed",), required=False),
             ),
             default_outputs=MEETING_OUTPUTS,
         ),

@@ -218,6 +218,9 @@ async def test_list_types_reads_the_declarations_with_their_default_timeouts(tmp
     assert types["hybrid"].default_timeout.seconds == 42
     assert [s.name for s in types["classification"].steps] == ["classify", "embed"]
     assert "embedding" in types["classification"].outputs
+    index = types["meeting_intelligence"].steps[-1]
+    assert (index.name, index.service, index.rpc) == ("index", "assistant", "IndexDocument")
+    assert "indexed" not in types["meeting_intelligence"].default_outputs
 
 
 async def test_admin_rpcs_need_the_admin_role(tmp_path):
@@ -284,7 +287,7 @@ async def test_services_health_checks_each_dependency_with_its_breaker(tmp_path)
             pb.OrchestratorServiceOptimizeRequest(), metadata=ADMIN, timeout=5
         )
     health = {s.name: s for s in reply.services}
-    assert set(health) == {"classifier", "meeting_intel", "embeddings"}
+    assert set(health) == {"classifier", "meeting_intel", "embeddings", "assistant"}
     assert health["classifier"].serving and health["classifier"].latency_ms > 0
     assert health["classifier"].breaker_state == pb.BREAKER_STATE_CLOSED
     assert not health["meeting_intel"].serving and "UNAVAILABLE" in health["meeting_intel"].error

@@ -34,7 +34,7 @@ CALLERS = {
         "monitor",
     },
     "monitor": {"gateway", "orchestrator"},
-    "assistant": {"gateway", "monitor"},
+    "assistant": {"gateway", "orchestrator", "monitor"},
 }
 BACKENDS = {"aiorch.io/caller": "true"}
 PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}

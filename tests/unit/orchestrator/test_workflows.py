@@ -11,6 +11,7 @@ def test_the_contract_types_are_declared_with_defaults_each_type_can_give():
             "classifier",
             "meeting_intel",
             "embeddings",
+            "assistant",
         }
 
 
@@ -34,6 +35,16 @@ def test_meeting_intelligence_requires_the_analysis_and_classifies_optionally():
     spec = WORKFLOWS["meeting_intelligence"]
     assert spec.step("analyze").required and not spec.step("classify").required
     assert "label" not in spec.default_outputs
+
+
+def test_a_meeting_is_indexed_for_the_assistant_only_when_indexed_is_asked_for():
+    spec = WORKFLOWS["meeting_intelligence"]
+    index = spec.step("index")
+    assert (index.service, index.rpc, index.outputs) == ("assistant", "IndexDocument", ("indexed",))
+    assert not index.required and "indexed" not in spec.default_outputs
+    needed = dict((s.name, n) for s, n in spec.steps_for(spec.default_outputs))
+    assert not needed["index"]
+    assert dict((s.name, n) for s, n in spec.steps_for(("summary", "indexed")))["index"]
 
 
 def test_a_declaration_with_two_steps_giving_one_output_is_refused():
