@@ -48,8 +48,14 @@ class Keys:
         known: bool = False,
     ) -> str | None:
         """The key of `workflow` (made from `request` by `caller`); None when the request
-        must not be cached, or, with `known`, when a model is unknown."""
+        must not be cached (asked so, or a step that writes runs), or, with `known`, when
+        a model is unknown."""
         if request.HasField("use_cache") and not request.use_cache:
+            return None
+        spec = WORKFLOWS[workflow.type]
+        if any(
+            spec.step(s.name).writes for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED
+        ):
             return None
         models = {}
         for service in called_services(workflow):
@@ -60,7 +66,6 @@ class Keys:
                     return None
                 model = self.UNKNOWN
             models[service] = model
-        spec = WORKFLOWS[workflow.type]
         return cache_key(spec, request.input, list(workflow.expected_outputs), models, caller)
 
 

@@ -26,6 +26,9 @@ class StepSpec:
     # Extras the step always asks its RPC for, whatever outputs were asked
     # (e.g. the hybrid's classification branch always wants keywords and a summary).
     extras: tuple[str, ...] = ()
+    # The step changes what its service keeps (the assistant's index): a workflow that
+    # runs it must call it every time, so it is neither served from nor put in the cache.
+    writes: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ WORKFLOWS = {
             steps=(
                 _analyze(MEETING_OUTPUTS),
                 _classify(("label", "scores"), required=False),
-                StepSpec("index", "assistant", "IndexDocument", ("indexed",), required=False),
+                StepSpec("index", "assistant", "IndexDocument", ("indexed",), False, writes=True),
             ),
             default_outputs=MEETING_OUTPUTS,
         ),

@@ -70,3 +70,19 @@ def test_a_service_that_reconnected_is_unknown_until_it_replies_again(settings):
     assert keys.of(workflow, request, "alice") not in (None, before)
     keys.learn("classifier", "openai/gpt-4o-mini")
     assert keys.of(workflow, request, "alice") not in (None, before)
+
+
+def test_a_workflow_that_indexes_a_meeting_is_never_cached_as_it_must_write_each_time(settings):
+    keys = Keys({"meeting_intel": 1.0, "assistant": 1.0}.get)
+    keys.learn("meeting_intel", "local/rules")
+    keys.learn("assistant", "local/minilm")
+    for outputs, cached in ((["summary"], True), (["summary", "indexed"], False)):
+        request = pb.CreateWorkflowRequest(
+            type="meeting_intelligence",
+            input=pb.WorkflowInput(text="Ann: We ship in June."),
+            expected_outputs=outputs,
+        )
+        workflow = record.new(
+            "id", request, validate_create(request, settings), Deadline.within(10)
+        )
+        assert (keys.of(workflow, request, "alice", known=True) is not None) == cached, outputs
