@@ -146,20 +146,8 @@ class SessionStore:
                 )
             elif found != owner:
                 return None
-            count = await tx.fetchval(
-                "SELECT turns FROM chat_sessions WHERE session_id = $1", session_id
-            )
-            for offset, turn in enumerate(turns):
-                await tx.execute(
-                    "INSERT INTO chat_turns (session_id, turn_index, role, text, citations,"
-                    " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    session_id,
-                    int(count) + offset,
-                    turn.role,
-                    turn.text,
-                    json.dumps([c.__dict__ for c in turn.citations]),
-                    now,
-                )
+            # The count goes up first: on PostgreSQL that locks the session's row, so two
+            # chats in one session at once number their turns one after the other.
             await tx.execute(
                 "UPDATE chat_sessions SET turns = turns + $1, updated_at = $2,"
                 " title = CASE WHEN title = '' THEN $3 ELSE title END WHERE session_id = $4",
@@ -168,6 +156,22 @@ class SessionStore:
                 title,
                 session_id,
             )
+            count = int(
+                await tx.fetchval(
+                    "SELECT turns FROM chat_sessions WHERE session_id = $1", session_id
+                )
+            ) - len(turns)
+            for offset, turn in enumerate(turns):
+                await tx.execute(
+                    "INSERT INTO chat_turns (session_id, turn_index, role, text, citations,"
+                    " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    session_id,
+                    count + offset,
+                    turn.role,
+                    turn.text,
+                    json.dumps([c.__dict__ for c in turn.citations]),
+                    now,
+                )
         return await self.get(owner, session_id)
 
     async def delete(self, owner: str, session_id: str) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from services.assistant.sessions import ASSISTANT, USER, Cited, SessionStore, Turn
@@ -57,3 +59,16 @@ async def test_sessions_are_listed_most_recently_used_first_and_deleted_with_the
     assert await sessions.delete("ann", "s1") == 2
     assert await sessions.history("s1") == []
     assert [s.session_id for s in await sessions.recent("ann", 10)] == ["s2"]
+
+
+async def test_exchanges_at_once_in_one_session_are_all_kept_in_turn(sessions):
+    # Two tabs, a double submit: each exchange numbers its turns after the others'.
+    await sessions.append("ann", "s1", "First", exchange("Q0", "A0"))
+    stored = await asyncio.gather(
+        *(sessions.append("ann", "s1", "", exchange(f"Q{n}", f"A{n}")) for n in range(1, 6))
+    )
+    assert all(s is not None for s in stored)
+    history = await sessions.history("s1")
+    assert len(history) == 12
+    pairs = [(history[i].text, history[i + 1].text) for i in range(0, 12, 2)]
+    assert sorted(pairs) == [(f"Q{n}", f"A{n}") for n in range(6)]  # each answer after its question
