@@ -144,10 +144,9 @@ class OpenAIBackend:
         try:
             while True:
                 left = deadline.remaining() if deadline is not None else None
-                try:
-                    if left is not None and left <= 0:
-                        raise TimeoutError
-                    chunk = await asyncio.wait_for(llm.call(anext(chunks)), left)
+                try:  # (not wait_for: on Python 3.11 it can swallow the caller's cancel)
+                    async with asyncio.timeout(left):
+                        chunk = await llm.call(anext(chunks))
                 except StopAsyncIteration:
                     break
                 except TimeoutError:

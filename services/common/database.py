@@ -171,7 +171,8 @@ class Database:
         every connection to come back, without limit."""
         if self._pool is not None:
             try:
-                await asyncio.wait_for(self._pool.close(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._pool.close()
             except TimeoutError:
                 log.warning("connections still in use at close; cut", extra={"after_s": timeout})
                 self._pool.terminate()

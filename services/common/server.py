@@ -133,9 +133,10 @@ async def serve(service: str, build: Builder, settings: Settings) -> None:
         await stopping.wait()
         log.info("draining", extra={"service": service, "grace_s": settings.grace_seconds})
         grace = settings.grace_seconds
-        loop.call_later(grace + CLOSE_SECONDS, _overran, service)
+        overrun = loop.call_later(grace + CLOSE_SECONDS, _overran, service)
         drains = [s.drain(grace) for s in services if s.drain is not None]
         await asyncio.gather(server.stop(grace), *drains)
+    overrun.cancel()  # stopped in time: a slow teardown of the loop is no overrun
     log.info("stopped", extra={"service": service})
 
 

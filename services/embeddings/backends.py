@@ -56,7 +56,8 @@ class LocalBackend:
         if self.batcher is not None:
             encoded = await self.batcher.encode_async(texts, timeout)
         else:  # inference holds the CPU for milliseconds: keep it off the event loop
-            encoded = await asyncio.wait_for(asyncio.to_thread(self.encoder.encode, texts), timeout)
+            async with asyncio.timeout(timeout):
+                encoded = await asyncio.to_thread(self.encoder.encode, texts)
         tokens = sum(encoded.tokens)
         metrics.record_usage("local", self.model_id, tokens, 0, 0.0)
         return encoded, llm.Usage(tokens, 0, 0.0)

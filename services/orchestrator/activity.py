@@ -80,7 +80,8 @@ class ActivityTracker:
         ready = self._channel.get_state() == grpc.ChannelConnectivity.READY
         if waiting and ready:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._send_all(waiting), min(self._timeout, 0.5))
+                async with asyncio.timeout(min(self._timeout, 0.5)):
+                    await self._send_all(waiting)
         await self._channel.close()
 
     async def _send_forever(self) -> None:

@@ -183,7 +183,8 @@ class Executor:
         """Fills `workflow` from an identical request running here; False when that one
         did not succeed."""
         try:
-            value = await asyncio.wait_for(asyncio.shield(flight), deadline.remaining())
+            async with asyncio.timeout(deadline.remaining()):
+                value = await asyncio.shield(flight)
         except TimeoutError:
             record.outwaited(workflow)
             return True
