@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf import timestamp_pb2
 from google.rpc import status_pb2
 
@@ -10,7 +9,7 @@ from aiorch.v1 import assistant_pb2, common_pb2
 from services.assistant.chat import Answer
 from services.assistant.knowledge import Found, Indexed
 from services.assistant.sessions import ASSISTANT, USER, Cited, Session, Turn
-from services.common.errors import DomainError, from_downstream, internal_status
+from services.common.errors import status_of
 
 
 def usage(tokens: int) -> common_pb2.Usage:
@@ -111,10 +110,6 @@ def chat_response(answer: Answer) -> assistant_pb2.ChatResponse:
 
 
 def stream_error(error: BaseException) -> status_pb2.Status:
-    """The status a failed stream ends with, as its last message carries it (the same
-    mapping as the runtime's error interceptor, which sends it as the stream's status)."""
-    if isinstance(error, grpc.aio.AioRpcError):
-        error = from_downstream(error)
-    if isinstance(error, DomainError):
-        return error.status()
-    return internal_status()
+    """The status a failed stream ends with, as its last message carries it (the runtime's
+    error interceptor sends the same as the stream's status)."""
+    return status_of(error)[0]

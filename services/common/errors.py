@@ -146,6 +146,24 @@ def internal_status() -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 
 
+def status_of(error: BaseException) -> tuple[status_pb2.Status, tuple, bool]:
+    """(status, trailing metadata, expected) of a call that failed with `error`: a
+    downstream failure passed on, a domain error as itself, an RPC not built yet as
+    UNIMPLEMENTED; anything else is INTERNAL, and `expected` False (a bug to log)."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        error = from_downstream(error)
+    if isinstance(error, DomainError):
+        return error.status(), error.trailing_metadata(), True
+    if isinstance(error, NotImplementedError):
+        # What the generated servicer base raises for an RPC a service has not built.
+        return (
+            status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message="not implemented yet"),
+            (),
+            True,
+        )
+    return internal_status(), (), False
+
+
 def field_violations(status: status_pb2.Status) -> dict[str, str]:
     """The BadRequest field violations of a status, as {field: description}."""
     found = {}

@@ -13,7 +13,7 @@ import grpc
 from grpc_status import rpc_status
 
 from services.common import caller
-from services.common.errors import DomainError, from_downstream, internal_status
+from services.common.errors import status_of
 
 log = logging.getLogger("aiorch.rpc")
 
@@ -32,21 +32,11 @@ def _attempt(context: grpc.aio.ServicerContext) -> tuple[tuple[str, str], ...]:
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
-    trailing = _attempt(context)
-    if isinstance(error, grpc.aio.AioRpcError):
-        error = from_downstream(error)
-    if isinstance(error, DomainError):
-        status = error.status()
-        trailing += error.trailing_metadata()
-    elif isinstance(error, NotImplementedError):
-        # What the generated servicer base answers for an RPC a service has not built.
-        status = rpc_status.status_pb2.Status(
-            code=grpc.StatusCode.UNIMPLEMENTED.value[0], message="not implemented yet"
-        )
-    else:
+    found, extra, expected = status_of(error)
+    if not expected:
         log.exception("unhandled error")
-        status = internal_status()
-    status = rpc_status.to_status(status)
+    trailing = _attempt(context) + extra
+    status = rpc_status.to_status(found)
     if trailing:
         status = _Status(status.code, status.details, (*status.trailing_metadata, *trailing))
     await context.abort_with_status(status)
