@@ -53,9 +53,7 @@ class Keys:
         if request.HasField("use_cache") and not request.use_cache:
             return None
         spec = WORKFLOWS[workflow.type]
-        if any(
-            spec.step(s.name).writes for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED
-        ):
+        if any(s.name in spec.writers for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED):
             return None
         models = {}
         for service in called_services(workflow):

@@ -9,7 +9,7 @@ that of its slowest step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.common.settings import Settings
 
@@ -37,8 +37,11 @@ class WorkflowSpec:
     description: str
     steps: tuple[StepSpec, ...]
     default_outputs: tuple[str, ...]
+    # The steps that change something (their results are never cached), known once.
+    writers: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self):
+        object.__setattr__(self, "writers", frozenset(s.name for s in self.steps if s.writes))
         outputs = self.outputs
         if len(set(outputs)) != len(outputs):
             raise ValueError(f"{self.name}: two steps give the same output")
