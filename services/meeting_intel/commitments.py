@@ -173,6 +173,8 @@ def _candidate(sentence: Sentence, people: People) -> Candidate | None:
                 else ""
             )
         return Candidate(owner, _task(match.group("task"), check=False), sentence, False)
+    if _MOMENT.search(text):
+        return None  # "just a moment, I'll share ...": done in the meeting
     question = sentence.is_question
     matches = []
     if not question:
@@ -184,8 +186,6 @@ def _candidate(sentence: Sentence, people: People) -> Candidate | None:
             ]
         matches += [(m.start(), _FIRST, m) for m in _FIRST.finditer(text)]
     matches += [(m.start(), _SECOND, m) for m in _SECOND.finditer(text)]
-    if _MOMENT.search(text):
-        return None  # "just a moment, I'll share ...": done in the meeting
     for start, pattern, match in sorted(matches, key=lambda found: found[0]):
         task = _task(match.group("task"))
         before, said = text[:start], text[start : match.start("task")]
