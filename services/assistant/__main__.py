@@ -8,11 +8,12 @@ from services.assistant.sessions import SessionStore
 from services.assistant.store import KnowledgeStore
 from services.common.channels import Link
 from services.common.database import Database
+from services.assistant.settings import AssistantSettings
 from services.common.server import Service, run
 from services.embeddings.client import EmbeddingsClient
 
 
-async def build(settings, stack):
+async def build(settings: AssistantSettings, stack):
     db = await Database.open(settings.database_url.get_secret_value())
     stack.push_async_callback(db.close)
     link = Link("embeddings", settings.embeddings_addr, settings.unreachable_fail_fast_seconds)
@@ -36,4 +37,4 @@ async def build(settings, stack):
 
 
 if __name__ == "__main__":
-    run("assistant", build)
+    run("assistant", build, AssistantSettings)

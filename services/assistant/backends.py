@@ -21,7 +21,7 @@ from services.assistant.store import Hit
 from services.common import llm, metrics
 from services.common.deadlines import Deadline
 from services.common.errors import DeadlineExceeded, DomainError, Unavailable
-from services.common.settings import Settings
+from services.assistant.settings import AssistantSettings
 
 log = logging.getLogger("aiorch.assistant")
 NOTHING_FOUND = "Nothing in your documents answers this."
@@ -117,7 +117,7 @@ def prompt(
 class OpenAIBackend:
     """A chat model behind an OpenAI-compatible API (OPENAI_BASE_URL), streamed."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: AssistantSettings):
         self.settings = settings
         self.api = llm.client(settings)
         self.model = f"openai/{settings.openai_chat_model}"
@@ -182,7 +182,7 @@ class OpenAIBackend:
         await self.api.close()
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_backend(settings: AssistantSettings) -> Backend:
     """The backend `settings` choose (AIORCH_ASSISTANT_BACKEND)."""
     if settings.assistant_backend == "openai":
         return OpenAIBackend(settings)

@@ -153,8 +153,9 @@ def _overran(service: str) -> None:
     os._exit(1)
 
 
-def run(service: str, build: Builder) -> None:
-    """Entry point of `python -m services.<service>`."""
-    settings = get_settings()
+def run(service: str, build: Builder, settings_type: type[Settings] = Settings) -> None:
+    """Entry point of `python -m services.<service>`, with the service's own settings
+    (`services/<service>/settings.py`: the runtime's and its own, read from AIORCH_*)."""
+    settings = settings_type()
     configure_logging(settings.log_level)
     asyncio.run(serve(service, build, settings))

@@ -112,10 +112,6 @@ class Settings(BaseSettings):
     embeddings_backend: Literal["local", "openai"] = "local"
     classifier_backend: Literal["local", "openai"] = "local"
     meeting_intel_backend: Literal["local", "openai"] = "local"
-    # assistant: local answers with the best passages themselves (no model); openai asks
-    # the chat model, whose answer is at most this many tokens.
-    assistant_backend: Literal["local", "openai"] = "local"
-    assistant_max_answer_tokens: int = Field(default=512, gt=0)
     openai_base_url: str = Field(
         default="", validation_alias=AliasChoices("OPENAI_BASE_URL", "AIORCH_OPENAI_BASE_URL")
     )
