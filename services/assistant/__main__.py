@@ -5,10 +5,11 @@ from services.assistant.backends import open_backend
 from services.assistant.knowledge import Limits
 from services.assistant.servicer import AssistantServicer
 from services.assistant.sessions import SessionStore
+from services.assistant.settings import AssistantSettings
 from services.assistant.store import KnowledgeStore
+from services.assistant.usage import Budget, UsageLedger
 from services.common.channels import Link
 from services.common.database import Database
-from services.assistant.settings import AssistantSettings
 from services.common.server import Service, run
 from services.embeddings.client import EmbeddingsClient
 
@@ -22,10 +23,21 @@ async def build(settings: AssistantSettings, stack):
     limits = Limits(max_text_chars=settings.max_text_chars)
     store = await KnowledgeStore.open(db)
     sessions = await SessionStore.open(db)
+    ledger = await UsageLedger.open(db)
+    budget = Budget(
+        settings.assistant_daily_token_budget, settings.assistant_model_daily_token_budgets
+    )
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
     servicer = AssistantServicer(
-        store, embeddings, limits, settings.deadline_margin_seconds, sessions, backend
+        store,
+        embeddings,
+        limits,
+        settings.deadline_margin_seconds,
+        sessions,
+        backend,
+        ledger,
+        budget,
     )
     return [
         Service(

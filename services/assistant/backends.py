@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.assistant.sessions import USER, Turn
+from services.assistant.settings import AssistantSettings
 from services.assistant.store import Hit
 from services.common import llm, metrics
 from services.common.deadlines import Deadline
 from services.common.errors import DeadlineExceeded, DomainError, Unavailable
-from services.assistant.settings import AssistantSettings
 
 log = logging.getLogger("aiorch.assistant")
 NOTHING_FOUND = "Nothing in your documents answers this."
@@ -40,6 +40,8 @@ class Reply:
 
 class Backend(Protocol):
     model: str  # "local/extractive" or "openai/<model>"
+    # Whether its answers spend model tokens, which the daily budgets limit.
+    metered: bool
 
     def answer(
         self,
@@ -66,6 +68,7 @@ class ExtractiveBackend:
     """The best passages themselves, each cited: no model, no cost."""
 
     model = "local/extractive"
+    metered = False
 
     def __init__(self, max_passages: int = 3, spread: float = 0.15):
         self.max_passages = max_passages
@@ -121,6 +124,7 @@ class OpenAIBackend:
         self.settings = settings
         self.api = llm.client(settings)
         self.model = f"openai/{settings.openai_chat_model}"
+        self.metered = True
 
     async def answer(self, question, history, passages, reply, timeout):
         settings = self.settings

@@ -21,6 +21,7 @@ from services.assistant.sessions import (
     new_session_id,
 )
 from services.assistant.store import Hit, KnowledgeStore
+from services.assistant.usage import Budget, UsageLedger
 from services.common.errors import InvalidInput, NotFound
 from services.embeddings.client import Embed
 
@@ -153,10 +154,18 @@ async def ask(
 
 
 async def answer(
-    backend: Backend, sessions: SessionStore, question: Question, timeout: float | None
+    backend: Backend,
+    sessions: SessionStore,
+    question: Question,
+    timeout: float | None,
+    ledger: UsageLedger,
+    budget: Budget,
 ) -> AsyncIterator[str | Answer]:
     """The answer's pieces as the backend writes them, then the whole `Answer` (stored
-    with the message in the session first)."""
+    with the message in the session, and its usage counted, first). A backend that spends
+    model tokens is not called once the owner's budget for the day is spent."""
+    if backend.metered:
+        await ledger.check(budget, question.owner, backend.model)
     reply = Reply()
     parts = []
     async for piece in backend.answer(
@@ -174,6 +183,14 @@ async def answer(
     )
     if stored is None:  # the id was taken by another owner meanwhile: never theirs
         raise NotFound("no such session")
+    await ledger.add(
+        question.owner,
+        backend.model,
+        reply.input_tokens,
+        reply.output_tokens,
+        question.embed_tokens,
+        reply.cost_usd,
+    )
     yield Answer(
         question.session_id,
         text,

@@ -9,6 +9,7 @@ from aiorch.v1 import assistant_pb2, common_pb2
 from services.assistant.chat import Answer
 from services.assistant.knowledge import Found, Indexed
 from services.assistant.sessions import ASSISTANT, USER, Cited, Session, Turn
+from services.assistant.usage import Report
 from services.common.errors import status_of
 
 
@@ -106,6 +107,28 @@ def chat_response(answer: Answer) -> assistant_pb2.ChatResponse:
             output_tokens=answer.output_tokens,
             cost_usd=answer.cost_usd,
         ),
+    )
+
+
+def usage_response(found: Report) -> assistant_pb2.GetUsageResponse:
+    return assistant_pb2.GetUsageResponse(
+        user_id=found.user_id,
+        days=[
+            assistant_pb2.UsageDay(
+                day=d.day,
+                model=d.model,
+                requests=d.requests,
+                input_tokens=d.input_tokens,
+                output_tokens=d.output_tokens,
+                embedding_tokens=d.embedding_tokens,
+                cost_usd=d.cost_usd,
+            )
+            for d in found.days
+        ],
+        daily_token_budget=found.daily_token_budget,
+        tokens_today=found.tokens_today,
+        first_day=found.first_day,
+        last_day=found.last_day,
     )
 
 

@@ -9,12 +9,13 @@ from functools import partial
 import grpc
 
 from aiorch.v1 import assistant_pb2, assistant_pb2_grpc
-from services.assistant import chat, knowledge, messages
+from services.assistant import chat, knowledge, messages, usage
 from services.assistant.backends import Backend
 from services.assistant.chat import Answer, ChatLimits
 from services.assistant.knowledge import Embed, Limits
 from services.assistant.sessions import SessionStore
 from services.assistant.store import KnowledgeStore
+from services.assistant.usage import Budget, UsageLedger
 from services.common import caller
 from services.common.deadlines import call_timeout
 from services.embeddings.client import EmbeddingsClient
@@ -29,6 +30,8 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         deadline_margin_seconds: float,
         sessions: SessionStore,
         backend: Backend,
+        ledger: UsageLedger,
+        budget: Budget,
         chat_limits: ChatLimits | None = None,
     ):
         self.store = store
@@ -37,6 +40,8 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         self.margin = deadline_margin_seconds
         self.sessions = sessions
         self.backend = backend
+        self.ledger = ledger
+        self.budget = budget
         self.chat_limits = chat_limits or ChatLimits()
 
     def _embed(self, context: grpc.aio.ServicerContext) -> Embed:
@@ -109,6 +114,20 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         )
         return assistant_pb2.DeleteSessionResponse(turns_deleted=deleted)
 
+    async def GetUsage(
+        self, request: assistant_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> assistant_pb2.GetUsageResponse:
+        found = await usage.report(
+            self.ledger,
+            self.budget,
+            caller.user_id(),
+            caller.is_admin(),
+            request.user_id,
+            request.days,
+            request.model,
+        )
+        return messages.usage_response(found)
+
     async def Chat(
         self, request: assistant_pb2.ChatRequest, context: grpc.aio.ServicerContext
     ) -> assistant_pb2.ChatResponse:
@@ -153,5 +172,8 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
             self.limits,
         )
         timeout = call_timeout(context, self.margin)
-        async for item in chat.answer(self.backend, self.sessions, question, timeout):
+        answers = chat.answer(
+            self.backend, self.sessions, question, timeout, self.ledger, self.budget
+        )
+        async for item in answers:
             yield item

@@ -176,6 +176,7 @@ class Failing:
     """Writes two pieces, then loses its model server."""
 
     model = "test/failing"
+    metered = True
 
     async def answer(self, question, history, passages, reply, timeout):
         yield "The answer "
@@ -190,6 +191,7 @@ class Endless:
     """Writes one piece, then waits for a model that never finishes."""
 
     model = "test/endless"
+    metered = True
 
     def __init__(self):
         self.cancelled = asyncio.Event()
