@@ -20,8 +20,9 @@ import grpc
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from bench.common import sentences
-from services.common.settings import PROJECT_ROOT, get_settings
+from services.common.settings import PROJECT_ROOT
 from services.embeddings.model import SentenceEncoder
+from services.embeddings.settings import EmbeddingsSettings
 from tools.ready import wait_serving
 from tools.suite import free_addr
 
@@ -29,7 +30,7 @@ CLIENTS = 64
 
 
 def raw_throughput(texts: list[str], seconds: float) -> float:
-    encoder = SentenceEncoder(get_settings().embeddings_tokenizer_path)
+    encoder = SentenceEncoder(EmbeddingsSettings().embeddings_tokenizer_path)
     encoder.encode(texts[:32])  # warm-up
     done, started, i = 0, time.perf_counter(), 0
     while time.perf_counter() - started < seconds:

@@ -60,8 +60,9 @@ from eval.answer_match import (
 )
 from services.assistant.__main__ import build as build_assistant
 from services.common.server import create_server
-from services.common.settings import PROJECT_ROOT, Settings
+from services.common.settings import PROJECT_ROOT
 from services.embeddings.__main__ import build as build_embeddings
+from tools.settings import SuiteSettings
 
 USER = "elitr-eval"
 LLM_SAMPLE = 10
@@ -100,7 +101,7 @@ def transcript(data: Path, meeting: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-async def start(stack: contextlib.AsyncExitStack, name: str, build, settings: Settings):
+async def start(stack: contextlib.AsyncExitStack, name: str, build, settings: SuiteSettings):
     """One service in this process on a free port; settings that point at it."""
     server = create_server(await build(settings, stack), "127.0.0.1:0")
     await server.start()
@@ -109,7 +110,7 @@ async def start(stack: contextlib.AsyncExitStack, name: str, build, settings: Se
 
 
 @contextlib.asynccontextmanager
-async def assistant(stack: contextlib.AsyncExitStack, settings: Settings):
+async def assistant(stack: contextlib.AsyncExitStack, settings: SuiteSettings):
     """A stub of an assistant started with `settings`, calling as the eval's user."""
     settings = await start(stack, "assistant", build_assistant, settings)
     async with grpc.aio.insecure_channel(settings.assistant_addr) as channel:
@@ -186,7 +187,9 @@ def sample(questions: list[Question], n: int) -> list[Question]:
 
 
 async def run(data: Path, questions: list[Question], llm_sample: int, folder: str):
-    settings = Settings(database_url=f"sqlite:///{folder}/aiorch.db", monitor_addr="127.0.0.1:1")
+    settings = SuiteSettings(
+        database_url=f"sqlite:///{folder}/aiorch.db", monitor_addr="127.0.0.1:1"
+    )
     meetings = list(dict.fromkeys(q.meeting for q in questions))
     timings = {}
     async with contextlib.AsyncExitStack() as stack:

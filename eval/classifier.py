@@ -39,9 +39,10 @@ import numpy as np
 from eval.label_descriptions import BY_SET
 from services.classifier import head, zero_shot
 from services.classifier.zero_shot import LabelSpec
-from services.common.settings import PROJECT_ROOT, get_settings
+from services.common.settings import PROJECT_ROOT
 from services.embeddings.client import VectorCache
 from services.embeddings.model import SentenceEncoder
+from services.embeddings.settings import EmbeddingsSettings
 
 NAIVE_PROMPT = "This text is about {}."
 
@@ -213,7 +214,7 @@ async def main() -> None:
     parser.add_argument("--only", help="one set: 'AG News', 'Banking77' or 'BBC news'")
     args = parser.parse_args()
 
-    settings = get_settings()
+    settings = EmbeddingsSettings()
     embed = MemoEncoder(
         SentenceEncoder(
             settings.embeddings_tokenizer_path,

@@ -18,8 +18,9 @@ import grpc
 import numpy as np
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
-from services.common.settings import PROJECT_ROOT, get_settings
+from services.common.settings import PROJECT_ROOT
 from services.embeddings.model import SentenceEncoder
+from services.embeddings.settings import EmbeddingsSettings
 from tools.ready import wait_serving
 from tools.suite import free_addr
 
@@ -84,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     left, right, gold = read_pairs(args.stsb)
     texts = left + right
-    direct = SentenceEncoder(get_settings().embeddings_tokenizer_path).encode(texts).vectors
+    direct = SentenceEncoder(EmbeddingsSettings().embeddings_tokenizer_path).encode(texts).vectors
     through_grpc = served(texts)
     n = len(left)
     print(f"\nSTS-B dev, {n} pairs: Spearman x 100 of cosine similarity with the gold score\n")

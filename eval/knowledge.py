@@ -36,8 +36,9 @@ from services.assistant.chunking import chunk_text
 from services.assistant.knowledge import Limits, embedded_text
 from services.assistant.store import KnowledgeStore
 from services.common.database import Database
-from services.common.settings import PROJECT_ROOT, get_settings
+from services.common.settings import PROJECT_ROOT
 from services.embeddings.model import SentenceEncoder
+from services.embeddings.settings import EmbeddingsSettings
 
 K = 10
 PASSAGES = 100  # the search's top_k limit: enough for ten distinct documents
@@ -113,7 +114,7 @@ def main() -> None:
         for chunk in chunk_text(text, limits.chunk_chars)
     ]
     texts = list(dict.fromkeys([*whole.values(), *chunked, *claims.values()]))
-    encoder = SentenceEncoder(get_settings().embeddings_tokenizer_path)
+    encoder = SentenceEncoder(EmbeddingsSettings().embeddings_tokenizer_path)
     embed_started = time.perf_counter()
     vectors_of = dict(zip(texts, encoder.encode(texts).vectors, strict=True))
     embed_seconds = time.perf_counter() - embed_started

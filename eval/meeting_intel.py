@@ -48,8 +48,9 @@ from rapidfuzz import fuzz
 from rouge_score import rouge_scorer
 
 from services.common.errors import InvalidInput
-from services.common.settings import PROJECT_ROOT, get_settings
+from services.common.settings import PROJECT_ROOT
 from services.embeddings.model import SentenceEncoder
+from services.embeddings.settings import EmbeddingsSettings
 from services.meeting_intel import analysis
 from services.meeting_intel.sentences import split
 from services.meeting_intel.summary import Length
@@ -299,7 +300,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     meetings = read_meetings(args.data_dir)
-    encoder = SentenceEncoder(get_settings().embeddings_tokenizer_path)
+    encoder = SentenceEncoder(EmbeddingsSettings().embeddings_tokenizer_path)
     embed = LocalEmbed(encoder)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     rows, skipped = [], []

@@ -11,16 +11,16 @@ import uuid
 
 import pytest
 
-from services.common.settings import Settings
 from services.embeddings.model import SentenceEncoder
+from tools.settings import SuiteSettings
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory) -> Settings:
+def settings(tmp_path_factory) -> SuiteSettings:
     """Defaults, with a store of the test session's own, and no monitor to report
     activity to unless a test starts one (never a suite running on this host)."""
     db = tmp_path_factory.mktemp("store") / "aiorch.db"
-    return Settings(database_url=f"sqlite:///{db}", monitor_addr="127.0.0.1:1")
+    return SuiteSettings(database_url=f"sqlite:///{db}", monitor_addr="127.0.0.1:1")
 
 
 @pytest.fixture(scope="session")

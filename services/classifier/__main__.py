@@ -1,13 +1,16 @@
 """python -m services.classifier: the classifier service on AIORCH_CLASSIFIER_ADDR."""
 
+import contextlib
+
 from aiorch.v1 import classifier_pb2_grpc
 from services.classifier.backends import open_backend
 from services.classifier.label_sets import LabelSets
 from services.classifier.servicer import ClassifierServicer
+from services.classifier.settings import ClassifierSettings
 from services.common.server import Service, run
 
 
-async def build(settings, stack):
+async def build(settings: ClassifierSettings, stack: contextlib.AsyncExitStack) -> list[Service]:
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
     # With Redis, label sets registered through one replica are known to every other.
@@ -25,4 +28,4 @@ async def build(settings, stack):
 
 
 if __name__ == "__main__":
-    run("classifier", build)
+    run("classifier", build, ClassifierSettings)

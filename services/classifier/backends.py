@@ -12,10 +12,10 @@ from typing import Protocol
 
 from services.classifier import analysis, openai_backend, zero_shot
 from services.classifier.analysis import Analysis
+from services.classifier.settings import ClassifierSettings
 from services.classifier.zero_shot import Classification, LabelSpec
 from services.common import llm
 from services.common.channels import Link
-from services.common.settings import Settings
 from services.embeddings.client import EmbeddingsClient, VectorCache, embed_texts
 
 
@@ -50,7 +50,7 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_backend(settings: ClassifierSettings) -> Backend:
     """The backend `settings` choose."""
     if settings.classifier_backend == "openai":
         return OpenAIBackend(settings)
@@ -62,7 +62,9 @@ def open_backend(settings: Settings) -> Backend:
 class LocalBackend:
     kind = "local"
 
-    def __init__(self, embeddings: EmbeddingsClient, settings: Settings, link: Link | None = None):
+    def __init__(
+        self, embeddings: EmbeddingsClient, settings: ClassifierSettings, link: Link | None = None
+    ):
         self.embeddings = embeddings
         self.settings = settings
         self.link = link
@@ -109,7 +111,7 @@ class LocalBackend:
 class OpenAIBackend:
     kind = "openai"
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: ClassifierSettings):
         self.settings = settings
         self.api = llm.client(settings)
 

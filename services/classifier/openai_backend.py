@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from services.classifier.analysis import Analysis
 from services.classifier.keywords import Keyword
+from services.classifier.settings import ClassifierSettings
 from services.classifier.zero_shot import Classification, LabelSpec
 from services.common import llm
-from services.common.settings import Settings
 
 if TYPE_CHECKING:
     import openai
@@ -72,7 +72,7 @@ def prompt(text: str, labels: Sequence[LabelSpec], max_keywords: int, sentences:
 
 async def analyze(
     api: openai.AsyncOpenAI,
-    settings: Settings,
+    settings: ClassifierSettings,
     text: str,
     labels: Sequence[LabelSpec],
     *,

@@ -10,15 +10,17 @@ from services.classifier import analysis, messages
 from services.classifier.backends import Backend
 from services.classifier.label_sets import LabelSets
 from services.classifier.labels import resolve_labels
+from services.classifier.settings import ClassifierSettings
 from services.classifier.zero_shot import LabelSpec
 from services.common.deadlines import call_timeout
 from services.common.errors import InvalidInput
-from services.common.settings import Settings
 from services.common.validation import require_text, require_texts
 
 
 class ClassifierServicer(classifier_pb2_grpc.ClassifierServiceServicer):
-    def __init__(self, backend: Backend, settings: Settings, label_sets: LabelSets | None = None):
+    def __init__(
+        self, backend: Backend, settings: ClassifierSettings, label_sets: LabelSets | None = None
+    ):
         self.backend = backend
         self.settings = settings
         self.label_sets = label_sets or LabelSets()

@@ -20,6 +20,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -107,12 +108,13 @@ def create_server(services: Sequence[Service], addr: str) -> Server:
     return Server(server, port, health_servicer, names)
 
 
-# A service's builder makes its servicers; whatever it opens it registers on the exit
-# stack, which closes after the server has drained.
-Builder = Callable[[Settings, contextlib.AsyncExitStack], Awaitable[Sequence[Service]]]
+# A service's builder makes its servicers from its settings; whatever it opens it
+# registers on the exit stack, which closes after the server has drained.
+S = TypeVar("S", bound=Settings)
+Builder = Callable[[S, contextlib.AsyncExitStack], Awaitable[Sequence[Service]]]
 
 
-async def serve(service: str, build: Builder, settings: Settings) -> None:
+async def serve(service: str, build: Builder[S], settings: S) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -153,7 +155,7 @@ def _overran(service: str) -> None:
     os._exit(1)
 
 
-def run(service: str, build: Builder, settings_type: type[Settings] = Settings) -> None:
+def run(service: str, build: Builder[S], settings_type: type[S]) -> None:
     """Entry point of `python -m services.<service>`, with the service's own settings
     (`services/<service>/settings.py`: the runtime's and its own, read from AIORCH_*)."""
     settings = settings_type()

@@ -1,12 +1,15 @@
 """python -m services.embeddings: the embeddings service on AIORCH_EMBEDDINGS_ADDR."""
 
+import contextlib
+
 from aiorch.v1 import embeddings_pb2_grpc
 from services.common.server import Service, run
 from services.embeddings.backends import open_backend
 from services.embeddings.servicer import EmbeddingsServicer
+from services.embeddings.settings import EmbeddingsSettings
 
 
-async def build(settings, stack):
+async def build(settings: EmbeddingsSettings, stack: contextlib.AsyncExitStack) -> list[Service]:
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
     return [
@@ -19,4 +22,4 @@ async def build(settings, stack):
 
 
 if __name__ == "__main__":
-    run("embeddings", build)
+    run("embeddings", build, EmbeddingsSettings)

@@ -10,9 +10,9 @@ from typing import Protocol
 import numpy as np
 
 from services.common import llm, metrics, telemetry
-from services.common.settings import Settings
 from services.embeddings.batcher import MicroBatcher
 from services.embeddings.model import Encoded, SentenceEncoder
+from services.embeddings.settings import EmbeddingsSettings
 
 
 class Backend(Protocol):
@@ -26,7 +26,7 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_backend(settings: EmbeddingsSettings) -> Backend:
     """The backend `settings` choose."""
     if settings.embeddings_backend == "openai":
         return OpenAIBackend(settings)
@@ -40,7 +40,7 @@ def open_backend(settings: Settings) -> Backend:
 
 
 class LocalBackend:
-    def __init__(self, encoder: SentenceEncoder, settings: Settings):
+    def __init__(self, encoder: SentenceEncoder, settings: EmbeddingsSettings):
         self.encoder = encoder
         self.model_id = encoder.model_id
         self.batcher = None
@@ -68,7 +68,7 @@ class LocalBackend:
 
 
 class OpenAIBackend:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: EmbeddingsSettings):
         self.settings = settings
         self.api = llm.client(settings, settings.openai_embeddings_base_url)
         self.model_id = settings.openai_embeddings_model

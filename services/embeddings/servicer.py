@@ -7,14 +7,14 @@ import grpc
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from services.common.deadlines import call_timeout
 from services.common.errors import InvalidInput
-from services.common.settings import Settings
 from services.common.validation import require_texts
 from services.embeddings import messages
 from services.embeddings.backends import Backend
+from services.embeddings.settings import EmbeddingsSettings
 
 
 class EmbeddingsServicer(embeddings_pb2_grpc.EmbeddingsServiceServicer):
-    def __init__(self, backend: Backend, settings: Settings):
+    def __init__(self, backend: Backend, settings: EmbeddingsSettings):
         self.backend = backend
         self.settings = settings
 

@@ -1,12 +1,15 @@
 """python -m services.meeting_intel: the meeting_intel service on AIORCH_MEETING_INTEL_ADDR."""
 
+import contextlib
+
 from aiorch.v1 import meeting_intel_pb2_grpc
 from services.common.server import Service, run
 from services.meeting_intel.backends import open_backend
 from services.meeting_intel.servicer import MeetingIntelServicer
+from services.meeting_intel.settings import MeetingIntelSettings
 
 
-async def build(settings, stack):
+async def build(settings: MeetingIntelSettings, stack: contextlib.AsyncExitStack) -> list[Service]:
     backend = open_backend(settings)
     stack.push_async_callback(backend.close)
     return [
@@ -19,4 +22,4 @@ async def build(settings, stack):
 
 
 if __name__ == "__main__":
-    run("meeting_intel", build)
+    run("meeting_intel", build, MeetingIntelSettings)

@@ -12,10 +12,10 @@ from typing import Protocol
 
 from services.common import llm
 from services.common.channels import Link
-from services.common.settings import Settings
 from services.embeddings.client import EmbeddingsClient, VectorCache
 from services.meeting_intel import openai_backend
 from services.meeting_intel.analysis import Analysis, analyze
+from services.meeting_intel.settings import MeetingIntelSettings
 from services.meeting_intel.summary import Length
 from services.meeting_intel.transcript import Transcript
 
@@ -53,7 +53,7 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_backend(settings: MeetingIntelSettings) -> Backend:
     """The backend `settings` choose."""
     if settings.meeting_intel_backend == "openai":
         return OpenAIBackend(settings)
@@ -98,7 +98,7 @@ class LocalBackend:
 class OpenAIBackend:
     kind = "openai"
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: MeetingIntelSettings):
         self.settings = settings
         self.api = llm.client(settings)
 

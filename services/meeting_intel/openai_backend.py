@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 
 from services.common import llm
 from services.common.errors import InvalidInput
-from services.common.settings import Settings
 from services.meeting_intel import action_items, decisions, questions, topics
 from services.meeting_intel.analysis import Analysis
 from services.meeting_intel.chunks import Piece, chunks, groups
 from services.meeting_intel.dates import due_date
 from services.meeting_intel.people import People
 from services.meeting_intel.sentences import Sentence, split
+from services.meeting_intel.settings import MeetingIntelSettings
 from services.meeting_intel.speakers import speaker_stats
 from services.meeting_intel.summary import Length
 from services.meeting_intel.transcript import Transcript
@@ -247,7 +247,7 @@ def add(usages: Sequence[llm.Usage]) -> llm.Usage:
 
 async def analyze(
     api: openai.AsyncOpenAI,
-    settings: Settings,
+    settings: MeetingIntelSettings,
     transcript: Transcript,
     meeting: date | None,
     timeout: Callable[[], float | None],

@@ -13,15 +13,15 @@ from services.common.contract_checks import (
     requested_summary_length,
 )
 from services.common.deadlines import call_timeout
-from services.common.settings import Settings
 from services.meeting_intel import messages
 from services.meeting_intel import transcript as transcripts
 from services.meeting_intel.backends import Backend
+from services.meeting_intel.settings import MeetingIntelSettings
 from services.meeting_intel.summary import Length
 
 
 class MeetingIntelServicer(meeting_intel_pb2_grpc.MeetingIntelServiceServicer):
-    def __init__(self, backend: Backend, settings: Settings):
+    def __init__(self, backend: Backend, settings: MeetingIntelSettings):
         self.backend = backend
         self.settings = settings
 

@@ -1,5 +1,7 @@
 """python -m services.monitor: the monitor service on AIORCH_MONITOR_ADDR."""
 
+import contextlib
+
 from aiorch.v1 import monitor_pb2_grpc
 from services.common.database import Database, refuse_unshared
 from services.common.probe import Peers
@@ -14,6 +16,7 @@ from services.monitor.processes import SuiteProcesses
 from services.monitor.recorder import MetricsRecorder
 from services.monitor.sampler import Sampler
 from services.monitor.servicer import MonitorServicer
+from services.monitor.settings import MonitorSettings
 
 FEATURES = ("metrics", "history", "summary", "alerts", "health", "optimize", "activity", "watch")
 
@@ -34,7 +37,7 @@ def thresholds(s) -> list[Threshold]:
     ]
 
 
-async def build(settings, stack):
+async def build(settings: MonitorSettings, stack: contextlib.AsyncExitStack) -> list[Service]:
     database_url = settings.database_url.get_secret_value()
     refuse_unshared(database_url, settings.monitor_replicas, "monitor")
     key = load_key(
@@ -77,4 +80,4 @@ async def build(settings, stack):
 
 
 if __name__ == "__main__":
-    run("monitor", build)
+    run("monitor", build, MonitorSettings)

@@ -14,7 +14,6 @@ from services.common import advice, caller
 from services.common.deadlines import call_timeout
 from services.common.probe import Peers
 from services.common.release import release
-from services.common.settings import Settings
 from services.monitor import messages, validation
 from services.monitor.activity import ActivityStore
 from services.monitor.health import host_components, overall, service_components
@@ -22,6 +21,7 @@ from services.monitor.history import matching
 from services.monitor.peers import check_all
 from services.monitor.recommendations import recommend
 from services.monitor.recorder import MetricsRecorder
+from services.monitor.settings import MonitorSettings
 
 DEFAULT_WINDOW = 300.0
 DEFAULT_ACTIVITY_WINDOW = 7 * 86400.0
@@ -32,7 +32,7 @@ class MonitorServicer(monitor_pb2_grpc.MonitorServiceServicer):
         self,
         recorder: MetricsRecorder,
         activity: ActivityStore,
-        settings: Settings,
+        settings: MonitorSettings,
         peers: Peers,
         features: tuple[str, ...],
     ):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aiorch.v1 import orchestrator_pb2 as pb
-from services.common.settings import Settings
 from services.orchestrator.breaker import State
 from services.orchestrator.cache import LevelStats
 from services.orchestrator.health import Health
+from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.workflows import WorkflowSpec
 
 BREAKER = {
@@ -17,7 +17,7 @@ BREAKER = {
 }
 
 
-def workflow_type(spec: WorkflowSpec, settings: Settings) -> pb.WorkflowType:
+def workflow_type(spec: WorkflowSpec, settings: OrchestratorSettings) -> pb.WorkflowType:
     message = pb.WorkflowType(
         name=spec.name,
         description=spec.description,

@@ -10,13 +10,13 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from aiorch.v1 import orchestrator_pb2_grpc
 from services.common import advice
 from services.common import caller as callers
-from services.common.settings import Settings
 from services.orchestrator import messages
 from services.orchestrator.activity import ActivityTracker
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.health import Health
 from services.orchestrator.optimize import Snapshot, recommend
 from services.orchestrator.orchestrator import Orchestrator
+from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.validation import validate_batch, validate_create
 from services.orchestrator.workflows import WORKFLOWS
 
@@ -30,7 +30,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         *,
         health: Callable[[], Awaitable[list[Health]]],
         measure: Callable[[], Snapshot],
-        settings: Settings,
+        settings: OrchestratorSettings,
     ):
         self.orchestrator = orchestrator
         self.cache = cache

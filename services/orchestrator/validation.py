@@ -13,7 +13,7 @@ from services.common.contract_checks import (
     requested_summary_length,
 )
 from services.common.errors import InvalidInput
-from services.common.settings import Settings
+from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.workflows import WORKFLOWS, WorkflowSpec
 
 MAX_IDEMPOTENCY_KEY_CHARS = 200
@@ -32,7 +32,7 @@ class Plan:
         return {step.name for step, wanted in self.spec.steps_for(tuple(self.outputs)) if wanted}
 
 
-def validate_create(request: pb.CreateWorkflowRequest, settings: Settings) -> Plan:
+def validate_create(request: pb.CreateWorkflowRequest, settings: OrchestratorSettings) -> Plan:
     spec = _spec(request.type)
     outputs = list(dict.fromkeys(request.expected_outputs)) or list(spec.default_outputs)
     for i, output in enumerate(outputs):
@@ -53,7 +53,7 @@ def validate_create(request: pb.CreateWorkflowRequest, settings: Settings) -> Pl
     return plan
 
 
-def _check_input(given: pb.WorkflowInput, needed: set[str], settings: Settings) -> None:
+def _check_input(given: pb.WorkflowInput, needed: set[str], settings: OrchestratorSettings) -> None:
     """The checks the capabilities make of the same fields, in the same words."""
     meeting = "analyze" in needed
     limit = settings.meeting_intel_max_chars if meeting else settings.max_text_chars
@@ -98,7 +98,7 @@ def _budget(request: pb.CreateWorkflowRequest) -> float | None:
     return min(budgets, default=None)
 
 
-def validate_batch(request: pb.CreateBatchRequest, settings: Settings) -> int:
+def validate_batch(request: pb.CreateBatchRequest, settings: OrchestratorSettings) -> int:
     """The batch's parallelism; its items are checked one by one as they are accepted."""
     if not request.items:
         raise InvalidInput("items", "must hold at least one workflow")

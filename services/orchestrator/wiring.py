@@ -21,7 +21,6 @@ from services.common.channels import Link
 from services.common.database import Database, refuse_unshared
 from services.common.loops import Repeat
 from services.common.probe import Peers
-from services.common.settings import Settings
 from services.orchestrator import metrics
 from services.orchestrator.activity import ActivityTracker
 from services.orchestrator.breaker import CircuitBreaker
@@ -38,6 +37,7 @@ from services.orchestrator.recovery import Leases, lease_owner
 from services.orchestrator.runs import Runs
 from services.orchestrator.scheduler import Scheduler
 from services.orchestrator.servicer import OrchestratorServicer
+from services.orchestrator.settings import OrchestratorSettings
 from services.orchestrator.shared_queue import SharedQueue
 from services.orchestrator.stats import CallStats
 from services.orchestrator.store import WorkflowStore
@@ -55,7 +55,7 @@ STUBS = {
 
 
 async def open_orchestrator(
-    settings: Settings, stack: contextlib.AsyncExitStack
+    settings: OrchestratorSettings, stack: contextlib.AsyncExitStack
 ) -> tuple[OrchestratorServicer, Orchestrator]:
     """A started orchestrator and its servicer; everything it opened closes on `stack`,
     after it stopped."""
@@ -146,12 +146,12 @@ async def open_orchestrator(
     return servicer, orchestrator
 
 
-async def _prune(store: WorkflowStore, settings: Settings) -> None:
+async def _prune(store: WorkflowStore, settings: OrchestratorSettings) -> None:
     cutoff = timestamp_pb2.Timestamp()
     cutoff.FromNanoseconds(int((time.time() - settings.workflow_retention_days * 86400) * 1e9))
     if removed := await store.prune(cutoff.ToJsonString()):
         log.info("finished workflows past their retention deleted", extra={"count": removed})
 
 
-def _cache_ttl(spec, settings: Settings) -> float:
+def _cache_ttl(spec, settings: OrchestratorSettings) -> float:
     return spec.cache_ttl(settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.common.settings import Settings
+from services.orchestrator.settings import OrchestratorSettings
 
 MEETING_OUTPUTS = ("speakers", "action_items", "decisions", "questions", "topics", "summary")
 
@@ -63,7 +63,7 @@ class WorkflowSpec:
         """Every step, and whether the asked outputs need it."""
         return [(step, any(o in step.outputs for o in outputs)) for step in self.steps]
 
-    def timeout(self, settings: Settings) -> float:
+    def timeout(self, settings: OrchestratorSettings) -> float:
         """Time budget of a workflow of this type that sets none."""
         return {
             "classification": settings.classification_timeout_seconds,
@@ -72,7 +72,7 @@ class WorkflowSpec:
             "embedding": settings.embedding_timeout_seconds,
         }[self.name]
 
-    def cache_ttl(self, settings: Settings) -> float:
+    def cache_ttl(self, settings: OrchestratorSettings) -> float:
         return {
             "classification": settings.classification_cache_ttl_seconds,
             "meeting_intelligence": settings.meeting_intelligence_cache_ttl_seconds,

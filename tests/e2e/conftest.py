@@ -21,8 +21,8 @@ import pytest
 
 from gateway import tokens
 from gateway.render import Edge
-from services.common.settings import Settings
 from tools import suite as suites
+from tools.settings import SuiteSettings
 from tools.suite import free_addr
 
 __all__ = ["E2E_USER", "edge_for", "free_addr", "running_suite"]
@@ -48,7 +48,7 @@ def edge_for(keys: tokens.KeyPair, **changes) -> Edge:
 
 @dataclass
 class Suite:
-    settings: Settings
+    settings: SuiteSettings
     honcho: subprocess.Popen
     log: Path
     # None: a gateway rendered with the development keys of `make run`.

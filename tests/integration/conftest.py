@@ -11,22 +11,22 @@ import pytest
 
 from services.classifier.__main__ import build as build_classifier
 from services.common.server import Server, create_server
-from services.common.settings import Settings
 from services.embeddings.__main__ import build as build_embeddings
 from services.orchestrator.__main__ import build as build_orchestrator
 from tests.callers import channel_as
+from tools.settings import SuiteSettings
 
 
 @dataclass
 class Suite:
-    settings: Settings
+    settings: SuiteSettings
     servers: dict[str, Server]
 
     def channel(self, service: str) -> grpc.aio.Channel:
         return channel_as(self.settings.addr_of(service))
 
 
-async def start_service(name, build, settings, stack) -> tuple[Server, Settings]:
+async def start_service(name, build, settings, stack) -> tuple[Server, SuiteSettings]:
     """Builds and starts one service on a free port; returns settings that point at it."""
     server = create_server(await build(settings, stack), "127.0.0.1:0")
     await server.start()

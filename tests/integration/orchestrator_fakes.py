@@ -20,9 +20,9 @@ from aiorch.v1 import (
 )
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.server import Service, create_server
-from services.common.settings import Settings
 from services.orchestrator.__main__ import build as build_orchestrator
 from tests.callers import channel_as
+from tools.settings import SuiteSettings
 
 
 class FakeCapabilities(
@@ -122,7 +122,7 @@ async def start_fakes(
     return f"127.0.0.1:{server.port}"
 
 
-async def start_orchestrator(stack, settings: Settings, **changes):
+async def start_orchestrator(stack, settings: SuiteSettings, **changes):
     """An orchestrator server on a free port; returns (server, stub, settings)."""
     settings = settings.model_copy(update=changes)
     server = create_server(await build_orchestrator(settings, stack), "127.0.0.1:0")
@@ -133,7 +133,7 @@ async def start_orchestrator(stack, settings: Settings, **changes):
     return server, orchestrator_pb2_grpc.OrchestratorServiceStub(channel), settings
 
 
-def fake_settings(tmp_path, addr: str, **changes) -> Settings:
+def fake_settings(tmp_path, addr: str, **changes) -> SuiteSettings:
     """Settings of an orchestrator calling the fakes at `addr`, with a store of its own."""
     values = {
         "database_url": f"sqlite:///{tmp_path}/orchestrator.db",
@@ -143,7 +143,7 @@ def fake_settings(tmp_path, addr: str, **changes) -> Settings:
         "monitor_addr": "127.0.0.1:1",  # no activity sent anywhere unless a test asks
         "grace_seconds": 0.5,
     }
-    return Settings(**(values | changes))
+    return SuiteSettings(**(values | changes))
 
 
 def request(text="Bob will send the invoice on Friday.", **changes) -> pb.CreateWorkflowRequest:

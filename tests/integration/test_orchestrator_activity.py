@@ -8,9 +8,10 @@ import contextlib
 
 from aiorch.v1 import monitor_pb2 as mpb
 from aiorch.v1 import monitor_pb2_grpc
-from services.common.settings import DEFAULT_ADDRS, Settings
+from services.common.settings import DEFAULT_ADDRS
 from services.monitor.__main__ import build as build_monitor
 from tests.callers import channel_as
+from tools.settings import SuiteSettings
 
 from .conftest import start_service
 from .orchestrator_fakes import (
@@ -30,7 +31,7 @@ async def _summary(monitor_addr: str, user: str) -> mpb.GetActivitySummaryRespon
 
 async def test_each_workflow_is_its_callers_activity(tmp_path):
     async with contextlib.AsyncExitStack() as stack:
-        monitor_settings = Settings(
+        monitor_settings = SuiteSettings(
             database_url=f"sqlite:///{tmp_path}/monitor.db",
             **{f"{name}_metrics_addr": "" for name in DEFAULT_ADDRS},
         )

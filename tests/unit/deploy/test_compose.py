@@ -19,8 +19,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from services.common.settings import DEFAULT_ADDRS, Settings
+from services.common.settings import DEFAULT_ADDRS
 from tests.unit.deploy.kustomized import ROOT, render, server
+from tools.settings import SuiteSettings
 
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
@@ -146,7 +147,7 @@ def test_the_stores_are_the_local_clusters_images():
 def test_no_secret_is_written_in_the_file():
     hidden = {
         f"AIORCH_{n.upper()}"
-        for n, f in Settings.model_fields.items()
+        for n, f in SuiteSettings.model_fields.items()
         if not f.repr or "SecretStr" in str(f.annotation)
     }
     for name in SERVICES:

@@ -197,11 +197,11 @@ def test_the_stores_and_every_secret_come_from_secrets_never_from_the_manifests(
     assert classifier["AIORCH_REDIS_URL"].endswith("/redis-url")  # shared label sets
     assert monitor["AIORCH_ACTIVITY_KEY"].endswith("/activity-key")
     # Whatever the services keep out of their settings' repr is a secret.
-    from services.common.settings import Settings
+    from tools.settings import SuiteSettings
 
     hidden = {
         f"AIORCH_{n.upper()}"
-        for n, f in Settings.model_fields.items()
+        for n, f in SuiteSettings.model_fields.items()
         if not f.repr or "SecretStr" in str(f.annotation)
     }
     hidden = {"OPENAI_API_KEY" if k == "AIORCH_OPENAI_API_KEY" else k for k in hidden}

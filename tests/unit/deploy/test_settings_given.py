@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from gateway import render as gateway_render
-from services.common.settings import Settings
 from tests.unit.deploy.kustomized import K8S, ROOT, env, server, suite
+from tools.settings import SuiteSettings
 
 # Read outside the settings class: by the runtime (services/common/server.py), and the
 # gateway's edge rules by gateway/render.py.
@@ -32,7 +32,7 @@ STAND_INS = {
 def known(name: str) -> bool:
     if name in READ_ELSEWHERE or name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         return True
-    return name.startswith("AIORCH_") and name[7:].lower() in Settings.model_fields
+    return name.startswith("AIORCH_") and name[7:].lower() in SuiteSettings.model_fields
 
 
 def concrete(value: str) -> str:
@@ -54,7 +54,7 @@ def test_every_variable_a_process_is_given_is_read_and_accepted(manifests, monke
             monkeypatch.delenv(key)
         for key, value in given.items():
             monkeypatch.setenv(key, concrete(value))
-        Settings()  # raises on a value it does not accept
+        SuiteSettings()  # raises on a value it does not accept
 
 
 @pytest.mark.parametrize("overlay", ["base", "overlays/local", "overlays/production"])

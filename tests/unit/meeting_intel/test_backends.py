@@ -1,18 +1,18 @@
 from datetime import date
 
 from services.common import llm
-from services.common.settings import Settings
 from services.meeting_intel import messages
 from services.meeting_intel.analysis import analyze
 from services.meeting_intel.backends import LocalBackend, OpenAIBackend, open_backend, time_left
 from services.meeting_intel.transcript import parse_text
 from tests.meeting_samples import MEETING
+from tools.settings import SuiteSettings
 
 
 async def test_the_settings_choose_the_backend_and_each_closes():
-    local = open_backend(Settings(meeting_intel_backend="local"))
+    local = open_backend(SuiteSettings(meeting_intel_backend="local"))
     remote = open_backend(
-        Settings(meeting_intel_backend="openai", openai_base_url="http://127.0.0.1:9/v1")
+        SuiteSettings(meeting_intel_backend="openai", openai_base_url="http://127.0.0.1:9/v1")
     )
     assert isinstance(local, LocalBackend) and local.model_id == "local/"
     assert isinstance(remote, OpenAIBackend) and remote.model_id.startswith("openai/")
