@@ -107,3 +107,32 @@ def test_a_copy_given_a_plain_secret_keeps_it_secret():
     assert isinstance(copy.database_url, SecretStr)
     assert shows_no_secret(str(copy.model_dump()) + repr(copy))
     assert copy.database_url.get_secret_value() == "postgresql://app:hunter2@db/x"
+
+
+def test_each_setting_has_one_home():
+    """A service's own settings are its alone: one defined in two services (or again in
+    the runtime's) would be two knobs under one variable name."""
+    from services.assistant.settings import AssistantSettings
+    from services.classifier.settings import ClassifierSettings
+    from services.embeddings.settings import EmbeddingsSettings
+    from services.meeting_intel.settings import MeetingIntelSettings
+    from services.monitor.settings import MonitorSettings
+    from services.orchestrator.settings import OrchestratorSettings
+
+    runtime = set(Settings.model_fields)
+    owners: dict[str, str] = {}
+    for own in (
+        AssistantSettings,
+        ClassifierSettings,
+        EmbeddingsSettings,
+        MeetingIntelSettings,
+        MonitorSettings,
+        OrchestratorSettings,
+    ):
+        assert own.__bases__ == (Settings,)
+        assert not set(own.__annotations__) & runtime, f"{own.__name__} redefines a runtime's"
+        for name in own.__annotations__:
+            assert name not in owners, f"{name}: in {owners.get(name)} and {own.__name__}"
+            owners[name] = own.__name__
+    assert set(SuiteSettings.model_fields) == runtime | set(owners)
+    assert "alert_cpu_warning" not in runtime and "queue_size_high" not in runtime
