@@ -70,6 +70,25 @@ def check_session_id(session_id: str, limits: ChatLimits) -> None:
     require(session_id, "session_id", limits.max_session_id_chars)
 
 
+async def context_version(
+    store: KnowledgeStore,
+    sessions: SessionStore,
+    owner: str,
+    session_id: str,
+    limits: ChatLimits,
+) -> str:
+    """What an answer to `owner` reads besides the message, as one version: their
+    documents' version and, with a session, its turns so far (turns are only added)."""
+    knowledge = await store.version(owner)
+    if not session_id:
+        return f"k{knowledge}"
+    check_session_id(session_id, limits)
+    found = await sessions.get(owner, session_id)
+    if found is None:
+        raise NotFound("no such session")
+    return f"k{knowledge}:s{found.turns}:{session_id}"
+
+
 async def create_session(sessions: SessionStore, owner: str, title: str) -> Session:
     if len(title) > MAX_TITLE_CHARS:
         raise InvalidInput("title", f"longer than {MAX_TITLE_CHARS} characters")

@@ -128,6 +128,14 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         )
         return messages.usage_response(found)
 
+    async def GetContextVersion(
+        self, request: assistant_pb2.GetContextVersionRequest, context: grpc.aio.ServicerContext
+    ) -> assistant_pb2.GetContextVersionResponse:
+        version = await chat.context_version(
+            self.store, self.sessions, caller.user_id(), request.session_id, self.chat_limits
+        )
+        return assistant_pb2.GetContextVersionResponse(version=version)
+
     async def Chat(
         self, request: assistant_pb2.ChatRequest, context: grpc.aio.ServicerContext
     ) -> assistant_pb2.ChatResponse:

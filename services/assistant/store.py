@@ -183,6 +183,10 @@ class KnowledgeStore:
             hits.append(Hit(float(scores[i]), owner, source_id, title, index, start, end, text))
         return hits
 
+    async def version(self, owner: str) -> int:
+        """The owner's documents' version: it goes up with every change to them."""
+        return (await self._version(owner))[0]
+
     async def _version(self, reader: str | None) -> tuple[int, int]:
         if reader is None:
             row = await self.db.fetchone(

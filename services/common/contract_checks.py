@@ -1,6 +1,7 @@
 """Checks of the request parts two contracts share: labels (`Label` and a taxonomy name,
-in ClassifyRequest and WorkflowInput) and meeting transcripts (text or
-`TranscriptSegment`s and a meeting date, in AnalyzeRequest and WorkflowInput).
+in ClassifyRequest and WorkflowInput), meeting transcripts (text or
+`TranscriptSegment`s and a meeting date, in AnalyzeRequest and WorkflowInput) and a
+question to the assistant (ChatRequest, and WorkflowInput's text and session_id).
 
 The orchestrator checks a workflow's input before it stores anything, and the capability
 checks the same fields when it is called directly: both call these, so a bad request gets
@@ -152,3 +153,15 @@ def meeting_date(value: str, field: str = "meeting_date") -> date | None:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(field, f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+# The longest message the assistant answers, and the longest session id it knows.
+MAX_MESSAGE_CHARS = 4000
+MAX_SESSION_ID_CHARS = 64
+
+
+def check_question(message: str, session_id: str, message_field: str = "message") -> None:
+    """A message to the assistant and the session it continues (empty: a new one)."""
+    require_text(message, message_field, MAX_MESSAGE_CHARS)
+    if session_id:
+        require_text(session_id, "session_id", MAX_SESSION_ID_CHARS)

@@ -1,9 +1,10 @@
 """The cache key of a workflow request: who asks, what they ask, and what would compute it.
 
 SHA-256 over the caller, the type, the normalised input, the sorted outputs, the aiorch
-release, and
-the model each called service reported in its last reply (`model`), so a new model or a
-new release never serves a result computed by the old one. The models come from the
+release, the context version of what the type reads beyond the request (an assistant
+answer: the caller's knowledge and session, see contexts.py), and the model each called
+service reported in its last reply (`model`), so a new model or a new release never
+serves a result computed by the old one. The models come from the
 services themselves, never from the orchestrator's settings: a service reconfigured on its
 own (a new backend, a new model) says so in its next reply.
 """
@@ -46,13 +47,17 @@ class Keys:
         request: pb.CreateWorkflowRequest,
         caller: str,
         known: bool = False,
+        context: str | None = "",
     ) -> str | None:
-        """The key of `workflow` (made from `request` by `caller`); None when the request
-        must not be cached (asked so, or a step that writes runs), or, with `known`, when
-        a model is unknown."""
+        """The key of `workflow` (made from `request` by `caller`, with the `context`
+        version of what its type reads beyond the request, see contexts.py); None when the
+        request must not be cached (asked so, a step that writes runs, the context version
+        of a type that needs one is missing), or, with `known`, when a model is unknown."""
         if request.HasField("use_cache") and not request.use_cache:
             return None
         spec = WORKFLOWS[workflow.type]
+        if spec.context and not context:
+            return None
         if any(s.name in spec.writers for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED):
             return None
         models = {}
@@ -64,7 +69,8 @@ class Keys:
                     return None
                 model = self.UNKNOWN
             models[service] = model
-        return cache_key(spec, request.input, list(workflow.expected_outputs), models, caller)
+        outputs = list(workflow.expected_outputs)
+        return cache_key(spec, request.input, outputs, models, caller, context or "")
 
 
 def called_services(workflow: pb.Workflow) -> list[str]:
@@ -78,6 +84,7 @@ def cache_key(
     outputs: list[str],
     models: dict[str, str],
     caller: str,
+    context: str = "",
 ) -> str:
     """`<type>:<sha256 hex>`: the type stays readable for invalidation by pattern.
 
@@ -91,7 +98,7 @@ def cache_key(
     digest = hashlib.sha256()
     digest.update(
         json.dumps(
-            [caller, spec.name, sorted(outputs), sorted(models.items()), release()],
+            [caller, spec.name, sorted(outputs), sorted(models.items()), release(), context],
             separators=(",", ":"),
         ).encode()
     )

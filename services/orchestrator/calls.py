@@ -62,6 +62,11 @@ def _index(request, workflow, step, max_chars: int) -> assistant_pb2.IndexDocume
     )
 
 
+def _chat(request, workflow, step, max_chars: int) -> assistant_pb2.ChatRequest:
+    given = request.input
+    return assistant_pb2.ChatRequest(session_id=given.session_id, message=given.text)
+
+
 @dataclass(frozen=True)
 class Rpc:
     # (request, workflow, step, max text chars) -> the RPC's request message
@@ -74,4 +79,5 @@ RPCS = {
     "Analyze": Rpc(_analyze, "meeting"),
     "Embed": Rpc(_embed, "embedding"),
     "IndexDocument": Rpc(_index, "indexed"),
+    "Chat": Rpc(_chat, "answer"),
 }

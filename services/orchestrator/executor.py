@@ -69,6 +69,9 @@ class Run:
     # what it ended as here is not its result.
     dropped: bool = False
     ticket: Ticket | None = None  # a batch item's place in the queue, until it is fed
+    # The context version its key was made with (contexts.py): its result is cached under
+    # the state it was computed from, not the state it left.
+    context: str | None = ""
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -175,7 +178,8 @@ class Executor:
         if workflow.status != pb.WORKFLOW_STATUS_SUCCEEDED:
             return None
         value = workflow.result.SerializeToString()
-        if (key := self.keys.of(workflow, run.request, run.caller, known=True)) is not None:
+        key = self.keys.of(workflow, run.request, run.caller, known=True, context=run.context)
+        if key is not None:
             await self.cache.put(key, value, run.ttl, flight)
         return value
 

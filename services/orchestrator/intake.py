@@ -22,6 +22,7 @@ from services.common.errors import Unavailable
 from services.orchestrator import record
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.cache_keys import Keys
+from services.orchestrator.contexts import Contexts
 from services.orchestrator.executor import Run
 from services.orchestrator.recovery import Leases
 from services.orchestrator.runs import Runs
@@ -41,6 +42,7 @@ class Intake:
         scheduler: Scheduler,
         runs: Runs,
         leases: Leases,
+        contexts: Contexts,
         *,
         timeout,  # WorkflowSpec -> its default budget in seconds
         cache_ttl,  # WorkflowSpec -> seconds its results are cached
@@ -53,6 +55,7 @@ class Intake:
         self.scheduler = scheduler
         self.runs = runs
         self.leases = leases
+        self.contexts = contexts
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.async_timeout = async_timeout
@@ -93,7 +96,8 @@ class Intake:
         if request.wait:
             deadline = deadline.earliest(rpc_remaining)
         workflow = record.new(str(uuid.uuid4()), request, plan, deadline)
-        key = self.keys.of(workflow, request, caller)
+        context = await self.contexts.of(plan.spec, request, caller)
+        key = self.keys.of(workflow, request, caller, context=context)
         if key is not None and (value := await self.cache.get(key)) is not None:
             record.fill_from_cache(workflow, value)
             if not await self._insert(workflow, request, caller, keep_request=False):
@@ -119,7 +123,9 @@ class Intake:
             return None, await self._first_with_key(caller, request, rpc_remaining)
         accepted = record.copy(workflow)
         ttl = self.cache_ttl(plan.spec)
-        run = Run(workflow, request, caller, deadline, key, ttl, stored, ticket=ticket)
+        run = Run(
+            workflow, request, caller, deadline, key, ttl, stored, ticket=ticket, context=context
+        )
         self.runs.add(run, feed)
         return run, accepted
 

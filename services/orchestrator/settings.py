@@ -13,6 +13,7 @@ class OrchestratorSettings(Settings):
     meeting_intelligence_timeout_seconds: float = Field(default=60.0, gt=0)
     hybrid_timeout_seconds: float = Field(default=60.0, gt=0)
     embedding_timeout_seconds: float = Field(default=15.0, gt=0)
+    assistant_timeout_seconds: float = Field(default=60.0, gt=0)
     # Workflows run by this many workers, fed from one bounded queue per priority; a full
     # queue answers RESOURCE_EXHAUSTED. On PostgreSQL async work waits in a queue all
     # replicas share, and these sizes bound it across them (sync work, and a batch's items,
@@ -41,6 +42,7 @@ class OrchestratorSettings(Settings):
     meeting_intelligence_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
     hybrid_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
     embedding_cache_ttl_seconds: float = Field(default=86400.0, ge=0)
+    assistant_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
     cache_l1_size: int = Field(default=4096, ge=0)
     # A replica holds a lease on the workflows it runs, renewed every quarter of it; another
     # runs them again once a lease has lapsed. Short, so a dead replica's work moves within

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.contract_checks import (
     check_labels,
+    check_question,
     check_transcript,
     meeting_date,
     requested_summary_length,
@@ -72,6 +73,8 @@ def _check_input(given: pb.WorkflowInput, needed: set[str], settings: Orchestrat
             )
         if "analyze" in needed:
             requested_summary_length(given)
+        if "answer" in needed:
+            check_question(given.text, given.session_id, "text")
     except InvalidInput as error:
         raise error.under("input") from None
 

@@ -26,6 +26,7 @@ from services.orchestrator.activity import ActivityTracker
 from services.orchestrator.breaker import CircuitBreaker
 from services.orchestrator.cache import ResultCache
 from services.orchestrator.cache_keys import Keys
+from services.orchestrator.contexts import Contexts
 from services.orchestrator.events import EventHub
 from services.orchestrator.executor import Downstream, Executor
 from services.orchestrator.health import check_all
@@ -117,6 +118,7 @@ async def open_orchestrator(
         scheduler,
         runs,
         leases,
+        Contexts(services),
         timeout=lambda spec: spec.timeout(settings),
         cache_ttl=ttl,
         async_timeout=settings.async_timeout_seconds,

@@ -37,6 +37,9 @@ class WorkflowSpec:
     description: str
     steps: tuple[StepSpec, ...]
     default_outputs: tuple[str, ...]
+    # The service whose context version keys this type's results beside the request
+    # (services/orchestrator/contexts.py); empty: the request alone decides the result.
+    context: str = ""
     # The steps that change something (their results are never cached), known once.
     writers: frozenset[str] = field(init=False, default=frozenset())
 
@@ -70,6 +73,7 @@ class WorkflowSpec:
             "meeting_intelligence": settings.meeting_intelligence_timeout_seconds,
             "hybrid": settings.hybrid_timeout_seconds,
             "embedding": settings.embedding_timeout_seconds,
+            "assistant": settings.assistant_timeout_seconds,
         }[self.name]
 
     def cache_ttl(self, settings: OrchestratorSettings) -> float:
@@ -78,6 +82,7 @@ class WorkflowSpec:
             "meeting_intelligence": settings.meeting_intelligence_cache_ttl_seconds,
             "hybrid": settings.hybrid_cache_ttl_seconds,
             "embedding": settings.embedding_cache_ttl_seconds,
+            "assistant": settings.assistant_cache_ttl_seconds,
         }[self.name]
 
 
@@ -137,6 +142,19 @@ WORKFLOWS = {
             description="The embedding of a text (one vector for the whole input).",
             steps=(_embed(("embedding",), required=True),),
             default_outputs=("embedding",),
+        ),
+        WorkflowSpec(
+            name="assistant",
+            description="Answers a question (text) from the caller's own documents and "
+            "meetings, citing the passages it used, in the assistant session given "
+            "(session_id) or a new one. An answer is cached for the question, the caller's "
+            "knowledge and the session as they were: a document indexed or a turn added "
+            "since computes a new one.",
+            # The answer is stored in the session as it is made, which Chat does itself: a
+            # cached answer is that same exchange, so the step is not one that `writes`.
+            steps=(StepSpec("answer", "assistant", "Chat", ("answer",), required=True),),
+            default_outputs=("answer",),
+            context="assistant",
         ),
     )
 }

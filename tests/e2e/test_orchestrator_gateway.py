@@ -80,7 +80,7 @@ def test_the_types_url_lists_every_workflow_type(suite):
     reply = suite.request("GET", f"{WORKFLOWS}/types")
     assert reply.status == 200
     names = {t["name"] for t in reply.body["types"]}
-    assert names == {"classification", "meeting_intelligence", "hybrid", "embedding"}
+    assert names == {"classification", "meeting_intelligence", "hybrid", "embedding", "assistant"}
 
 
 def test_cache_admin_urls_answer_403_without_an_admin_token(suite):

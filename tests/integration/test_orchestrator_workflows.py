@@ -214,7 +214,13 @@ async def test_list_types_reads_the_declarations_with_their_default_timeouts(tmp
     async with running(tmp_path, hybrid_timeout_seconds=42) as (_fake, stub):
         reply = await stub.ListWorkflowTypes(pb.ListWorkflowTypesRequest(), timeout=5)
     types = {t.name: t for t in reply.types}
-    assert set(types) == {"classification", "meeting_intelligence", "hybrid", "embedding"}
+    assert set(types) == {
+        "classification",
+        "meeting_intelligence",
+        "hybrid",
+        "embedding",
+        "assistant",
+    }
     assert types["hybrid"].default_timeout.seconds == 42
     assert [s.name for s in types["classification"].steps] == ["classify", "embed"]
     assert "embedding" in types["classification"].outputs

@@ -86,3 +86,19 @@ def test_a_workflow_that_indexes_a_meeting_is_never_cached_as_it_must_write_each
             "id", request, validate_create(request, settings), Deadline.within(10)
         )
         assert (keys.of(workflow, request, "alice", known=True) is not None) == cached, outputs
+
+
+def test_an_assistant_answer_is_keyed_by_the_context_it_read_and_uncached_without_one(settings):
+    keys = Keys({"assistant": 1.0}.get)
+    keys.learn("assistant", "local/extractive")
+    request = pb.CreateWorkflowRequest(
+        type="assistant", input=pb.WorkflowInput(text="What is the budget?")
+    )
+    workflow = record.new("id", request, validate_create(request, settings), Deadline.within(10))
+    one = keys.of(workflow, request, "alice", known=True, context="k1")
+    assert one is not None
+    assert keys.of(workflow, request, "alice", known=True, context="k1") == one
+    assert keys.of(workflow, request, "alice", known=True, context="k2") not in (None, one)
+    # Without the context version an answer could be stale: neither looked up nor stored.
+    assert keys.of(workflow, request, "alice", context=None) is None
+    assert keys.of(workflow, request, "alice", known=True) is None

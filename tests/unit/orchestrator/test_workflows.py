@@ -4,7 +4,13 @@ from services.orchestrator.workflows import WORKFLOWS, StepSpec, WorkflowSpec
 
 
 def test_the_contract_types_are_declared_with_defaults_each_type_can_give():
-    assert set(WORKFLOWS) == {"classification", "meeting_intelligence", "hybrid", "embedding"}
+    assert set(WORKFLOWS) == {
+        "classification",
+        "meeting_intelligence",
+        "hybrid",
+        "embedding",
+        "assistant",
+    }
     for spec in WORKFLOWS.values():
         assert set(spec.default_outputs) <= set(spec.outputs)
         assert {step.service for step in spec.steps} <= {
