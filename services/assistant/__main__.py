@@ -1,8 +1,8 @@
 """python -m services.assistant: the assistant service on AIORCH_ASSISTANT_ADDR."""
 
 from aiorch.v1 import assistant_pb2_grpc
-from services.assistant.backends import open_backend
 from services.assistant.knowledge import Limits
+from services.assistant.routing import open_answerer
 from services.assistant.servicer import AssistantServicer
 from services.assistant.sessions import SessionStore
 from services.assistant.settings import AssistantSettings
@@ -27,7 +27,7 @@ async def build(settings: AssistantSettings, stack):
     budget = Budget(
         settings.assistant_daily_token_budget, settings.assistant_model_daily_token_budgets
     )
-    backend = open_backend(settings)
+    backend = open_answerer(settings)
     stack.push_async_callback(backend.close)
     servicer = AssistantServicer(
         store,

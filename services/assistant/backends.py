@@ -75,11 +75,15 @@ class ExtractiveBackend:
         # Passages scoring this far below the best one add noise rather than an answer.
         self.spread = spread
 
+    def quoted(self, passages: Sequence[Hit]) -> list[Hit]:
+        """The passages its answer quotes, of `passages` (best first)."""
+        if not passages:
+            return []
+        best = passages[0].score
+        return [p for p in passages if p.score >= best - self.spread][: self.max_passages]
+
     async def answer(self, question, history, passages, reply, timeout):
-        if passages:
-            best = passages[0].score
-            reply.cited = [p for p in passages if p.score >= best - self.spread]
-            reply.cited = reply.cited[: self.max_passages]
+        reply.cited = self.quoted(passages)
         text = "\n\n".join(f"{p.text.strip()} [{i}]" for i, p in enumerate(reply.cited, 1))
         for piece in pieces(text or NOTHING_FOUND):
             yield piece

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from services.assistant import knowledge
 from services.assistant.backends import Backend, Reply
 from services.assistant.knowledge import Limits, require
+from services.assistant.routing import Route, Tiers
 from services.assistant.sessions import (
     ASSISTANT,
     USER,
@@ -21,7 +22,7 @@ from services.assistant.sessions import (
     new_session_id,
 )
 from services.assistant.store import Hit, KnowledgeStore
-from services.assistant.usage import Budget, UsageLedger
+from services.assistant.usage import Budget, BudgetSpent, UsageLedger
 from services.common.errors import InvalidInput, NotFound
 from services.embeddings.client import Embed
 
@@ -64,6 +65,7 @@ class Answer:
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    route: Route | None = None  # how the router chose, when it did
 
 
 def check_session_id(session_id: str, limits: ChatLimits) -> None:
@@ -172,19 +174,41 @@ async def ask(
     return Question(owner, session_id, title, message, history, passages, found.tokens)
 
 
+async def choose(
+    answerer: Backend | Tiers,
+    question: Question,
+    ledger: UsageLedger,
+    budget: Budget,
+) -> tuple[Backend, Route | None]:
+    """The backend that answers `question` and, with tiers, the router's decision. A
+    backend that spends model tokens is not chosen once the owner's budget for the day is
+    spent: alone, the call is refused (BudgetSpent); with tiers, the cheap one answers."""
+    if not isinstance(answerer, Tiers):
+        if answerer.metered:
+            await ledger.check(budget, question.owner, answerer.model)
+        return answerer, None
+    route = answerer.decide(question.message, question.passages)
+    chosen = answerer.backend(route)
+    if chosen.metered:
+        try:
+            await ledger.check(budget, question.owner, chosen.model)
+        except BudgetSpent:
+            why = "the daily token budget is spent, so the cheap tier answered"
+            return answerer.cheap, route.kept_cheap(why)
+    return chosen, route
+
+
 async def answer(
-    backend: Backend,
+    answerer: Backend | Tiers,
     sessions: SessionStore,
     question: Question,
     timeout: float | None,
     ledger: UsageLedger,
     budget: Budget,
 ) -> AsyncIterator[str | Answer]:
-    """The answer's pieces as the backend writes them, then the whole `Answer` (stored
-    with the message in the session, and its usage counted, first). A backend that spends
-    model tokens is not called once the owner's budget for the day is spent."""
-    if backend.metered:
-        await ledger.check(budget, question.owner, backend.model)
+    """The answer's pieces as the chosen backend writes them, then the whole `Answer`
+    (stored with the message in the session, and its usage counted, first)."""
+    backend, route = await choose(answerer, question, ledger, budget)
     reply = Reply()
     parts = []
     async for piece in backend.answer(
@@ -218,6 +242,7 @@ async def answer(
         question.embed_tokens + reply.input_tokens,
         reply.output_tokens,
         reply.cost_usd,
+        route,
     )
 
 

@@ -8,6 +8,7 @@ from google.rpc import status_pb2
 from aiorch.v1 import assistant_pb2, common_pb2
 from services.assistant.chat import Answer
 from services.assistant.knowledge import Found, Indexed
+from services.assistant.routing import Route
 from services.assistant.sessions import ASSISTANT, USER, Cited, Session, Turn
 from services.assistant.usage import Report
 from services.common.errors import status_of
@@ -107,6 +108,18 @@ def chat_response(answer: Answer) -> assistant_pb2.ChatResponse:
             output_tokens=answer.output_tokens,
             cost_usd=answer.cost_usd,
         ),
+        route=route(answer.route) if answer.route else None,
+    )
+
+
+def route(found: Route) -> assistant_pb2.Route:
+    return assistant_pb2.Route(
+        tier=found.tier,
+        escalated=found.escalated,
+        reason=found.reason,
+        best_score=found.best_score,
+        coverage=found.coverage,
+        question_words=found.question_words,
     )
 
 

@@ -13,6 +13,7 @@ from services.assistant import chat, knowledge, messages, usage
 from services.assistant.backends import Backend
 from services.assistant.chat import Answer, ChatLimits
 from services.assistant.knowledge import Embed, Limits
+from services.assistant.routing import Tiers
 from services.assistant.sessions import SessionStore
 from services.assistant.store import KnowledgeStore
 from services.assistant.usage import Budget, UsageLedger
@@ -29,7 +30,7 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         limits: Limits,
         deadline_margin_seconds: float,
         sessions: SessionStore,
-        backend: Backend,
+        backend: Backend | Tiers,
         ledger: UsageLedger,
         budget: Budget,
         chat_limits: ChatLimits | None = None,
