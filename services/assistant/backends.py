@@ -50,7 +50,12 @@ class Backend(Protocol):
         passages: Sequence[Hit],
         reply: Reply,
         timeout: float | None,
-    ) -> AsyncIterator[str]: ...
+        instructions: str = "",
+        grounded: bool = True,
+    ) -> AsyncIterator[str]:
+        """`instructions` add to the model's own (an agent's); `grounded` False answers
+        from the conversation alone, with no passages."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -82,7 +87,10 @@ class ExtractiveBackend:
         best = passages[0].score
         return [p for p in passages if p.score >= best - self.spread][: self.max_passages]
 
-    async def answer(self, question, history, passages, reply, timeout):
+    async def answer(
+        self, question, history, passages, reply, timeout, instructions="", grounded=True
+    ):
+        # Quotes read no instructions: no model runs.
         reply.cited = self.quoted(passages)
         text = "\n\n".join(f"{p.text.strip()} [{i}]" for i, p in enumerate(reply.cited, 1))
         for piece in pieces(text or NOTHING_FOUND):
@@ -100,16 +108,31 @@ SYSTEM = (
 )
 
 
+UNGROUNDED = "You help the user with their request, from the conversation alone."
+
+
 def prompt(
-    question: str, history: Sequence[Turn], passages: Sequence[Hit], max_chars: int
+    question: str,
+    history: Sequence[Turn],
+    passages: Sequence[Hit],
+    max_chars: int,
+    instructions: str = "",
+    grounded: bool = True,
 ) -> list[dict]:
-    """The chat messages: instructions, the earlier turns, then the passages and the
-    question, the whole bounded by `max_chars` (the oldest turns go first)."""
-    listed = "\n\n".join(
-        f"[{i}] {p.title + ': ' if p.title else ''}{p.text}" for i, p in enumerate(passages, 1)
-    )
-    last = f"Passages:\n{listed or '(none found)'}\n\nQuestion: {question}"
-    budget = max_chars - len(SYSTEM) - len(last)
+    """The chat messages: instructions, the earlier turns, then the passages (when
+    `grounded`) and the question, the whole bounded by `max_chars` (the oldest turns go
+    first)."""
+    system = SYSTEM if grounded else UNGROUNDED
+    if instructions:
+        system = f"{system}\n\n{instructions}"
+    if grounded:
+        listed = "\n\n".join(
+            f"[{i}] {p.title + ': ' if p.title else ''}{p.text}" for i, p in enumerate(passages, 1)
+        )
+        last = f"Passages:\n{listed or '(none found)'}\n\nQuestion: {question}"
+    else:
+        last = question
+    budget = max_chars - len(system) - len(last)
     earlier: list[dict] = []
     for turn in reversed(history):
         budget -= len(turn.text)
@@ -118,7 +141,7 @@ def prompt(
         earlier.insert(
             0, {"role": "user" if turn.role == USER else "assistant", "content": turn.text}
         )
-    return [{"role": "system", "content": SYSTEM}, *earlier, {"role": "user", "content": last}]
+    return [{"role": "system", "content": system}, *earlier, {"role": "user", "content": last}]
 
 
 class OpenAIBackend:
@@ -130,9 +153,15 @@ class OpenAIBackend:
         self.model = f"openai/{settings.openai_chat_model}"
         self.metered = True
 
-    async def answer(self, question, history, passages, reply, timeout):
+    async def answer(
+        self, question, history, passages, reply, timeout, instructions="", grounded=True
+    ):
         settings = self.settings
-        messages = prompt(question, history, passages, settings.openai_max_input_chars)
+        if not grounded:
+            passages = []
+        messages = prompt(
+            question, history, passages, settings.openai_max_input_chars, instructions, grounded
+        )
         reply.cited = list(passages)
         stream = await llm.call(
             self.api.chat.completions.create(

@@ -5,13 +5,17 @@ pieces, and the message with its answer stored in the session once the answer is
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 from services.assistant import knowledge
-from services.assistant.backends import Backend, Reply
+from services.assistant.agents import CHEAP, ROUTED, STRONG, Agent, NoChatModel
+from services.assistant.backends import Backend, ExtractiveBackend, Reply, pieces
 from services.assistant.knowledge import Limits, require
-from services.assistant.routing import Route, Tiers
+from services.assistant.routing import Route, Thresholds, Tiers
 from services.assistant.sessions import (
     ASSISTANT,
     USER,
@@ -66,6 +70,21 @@ class Answer:
     output_tokens: int
     cost_usd: float
     route: Route | None = None  # how the router chose, when it did
+    agents: list[AgentAnswer] = field(default_factory=list)  # when the request named any
+
+
+@dataclass(frozen=True)
+class AgentAnswer:
+    """One agent's part of a merged answer (its citations renumbered as in the whole)."""
+
+    name: str
+    tier: str  # the tier that answered: CHEAP or STRONG
+    model: str
+    text: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    route: Route | None
 
 
 def check_session_id(session_id: str, limits: ChatLimits) -> None:
@@ -205,9 +224,17 @@ async def answer(
     timeout: float | None,
     ledger: UsageLedger,
     budget: Budget,
+    agents: Sequence[Agent] = (),
 ) -> AsyncIterator[str | Answer]:
     """The answer's pieces as the chosen backend writes them, then the whole `Answer`
-    (stored with the message in the session, and its usage counted, first)."""
+    (stored with the message in the session, and its usage counted, first). With
+    `agents`, each answers at once and their answers are merged."""
+    if agents:
+        async for item in _answer_by_agents(
+            answerer, sessions, question, timeout, ledger, budget, agents
+        ):
+            yield item
+        return
     backend, route = await choose(answerer, question, ledger, budget)
     reply = Reply()
     parts = []
@@ -243,6 +270,161 @@ async def answer(
         reply.output_tokens,
         reply.cost_usd,
         route,
+    )
+
+
+def _tiers(answerer: Backend | Tiers) -> tuple[ExtractiveBackend, Backend | None]:
+    """The cheap and the strong backend of what answers (None: no chat model)."""
+    if isinstance(answerer, Tiers):
+        return answerer.cheap, answerer.strong
+    if isinstance(answerer, ExtractiveBackend):
+        return answerer, None
+    return ExtractiveBackend(), answerer  # quoting costs nothing: always at hand
+
+
+async def _choose_for(
+    agent: Agent,
+    answerer: Backend | Tiers,
+    question: Question,
+    ledger: UsageLedger,
+    budget: Budget,
+) -> tuple[Backend, Route | None]:
+    cheap, strong = _tiers(answerer)
+    if agent.tier == CHEAP:
+        return cheap, None
+    if strong is None:
+        raise NoChatModel(
+            f"agent {agent.name!r} needs the chat model, and this assistant runs without one"
+            " (AIORCH_ASSISTANT_BACKEND=local)"
+        )
+    if agent.tier == STRONG:
+        await ledger.check(budget, question.owner, strong.model)
+        return strong, None
+    assert agent.tier == ROUTED
+    tiers = answerer if isinstance(answerer, Tiers) else Tiers(cheap, strong, Thresholds())
+    return await choose(tiers, question, ledger, budget)
+
+
+async def _run(agent: Agent, backend: Backend, question: Question, timeout: float | None):
+    reply = Reply()
+    passages = question.passages if agent.retrieves else []
+    parts = [
+        piece
+        async for piece in backend.answer(
+            question.message,
+            question.history,
+            passages,
+            reply,
+            timeout,
+            agent.instructions,
+            agent.retrieves,
+        )
+    ]
+    return "".join(parts), reply
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def merge(parts: Sequence[tuple[str, Reply]]) -> tuple[list[str], list[Hit]]:
+    """Each part's text with its [n] renumbered into one list of the passages cited by
+    any part (each passage once, in the order first cited), and that list."""
+    cited: list[Hit] = []
+    number: dict[tuple[str, str, int], int] = {}
+    texts = []
+    for text, reply in parts:
+        renumber = {}
+        for i, hit in enumerate(reply.cited, 1):
+            key = (hit.owner, hit.source_id, hit.chunk_index)
+            if key not in number:
+                cited.append(hit)
+                number[key] = len(cited)
+            renumber[i] = number[key]
+        texts.append(_CITATION.sub(partial(_renumbered, renumber), text))
+    return texts, cited
+
+
+def _renumbered(renumber: dict[int, int], match: re.Match[str]) -> str:
+    n = int(match[1])
+    return f"[{renumber[n]}]" if n in renumber else match[0]  # [n] of no passage: as it is
+
+
+async def _answer_by_agents(
+    answerer: Backend | Tiers,
+    sessions: SessionStore,
+    question: Question,
+    timeout: float | None,
+    ledger: UsageLedger,
+    budget: Budget,
+    agents: Sequence[Agent],
+) -> AsyncIterator[str | Answer]:
+    """The agents' answers, run at once, merged: each under its name when there are
+    several. Every budget is checked before any model is called; the merged answer is
+    sent in pieces once every agent has finished."""
+    chosen = [await _choose_for(a, answerer, question, ledger, budget) for a in agents]
+    runs = [
+        asyncio.ensure_future(_run(agent, backend, question, timeout))
+        for agent, (backend, _) in zip(agents, chosen, strict=True)
+    ]
+    try:
+        results = await asyncio.gather(*runs)
+    finally:
+        for run in runs:  # one failed: the others stop (a done one is left as it is)
+            run.cancel()
+    texts, cited_hits = merge(results)
+    parts = []
+    for agent, (backend, route), text, (_, reply) in zip(
+        agents, chosen, texts, results, strict=True
+    ):
+        tier = route.tier if route else (CHEAP if backend.model == "local/extractive" else STRONG)
+        parts.append(
+            AgentAnswer(
+                agent.name,
+                tier,
+                backend.model,
+                text,
+                reply.input_tokens,
+                reply.output_tokens,
+                reply.cost_usd,
+                route,
+            )
+        )
+    if len(parts) == 1:
+        whole = parts[0].text
+    else:
+        whole = "\n\n".join(f"{p.name}:\n{p.text.strip()}" for p in parts)
+    for piece in pieces(whole):
+        yield piece
+    citations = [cited(hit) for hit in cited_hits]
+    stored = await sessions.append(
+        question.owner,
+        question.session_id,
+        question.title,
+        [Turn(USER, question.message), Turn(ASSISTANT, whole, citations)],
+    )
+    if stored is None:
+        raise NotFound("no such session")
+    for i, part in enumerate(parts):
+        # The message was embedded once: its tokens go with the first agent's row.
+        embedded = question.embed_tokens if i == 0 else 0
+        await ledger.add(
+            question.owner,
+            part.model,
+            part.input_tokens,
+            part.output_tokens,
+            embedded,
+            part.cost_usd,
+        )
+    yield Answer(
+        question.session_id,
+        whole,
+        citations,
+        ",".join(dict.fromkeys(p.model for p in parts)),
+        question.embed_tokens + sum(p.input_tokens for p in parts),
+        sum(p.output_tokens for p in parts),
+        sum(p.cost_usd for p in parts),
+        None,
+        parts,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from google.protobuf import timestamp_pb2
 from google.rpc import status_pb2
 
 from aiorch.v1 import assistant_pb2, common_pb2
+from services.assistant.agents import Agent
 from services.assistant.chat import Answer
 from services.assistant.knowledge import Found, Indexed
 from services.assistant.routing import Route
@@ -109,6 +112,32 @@ def chat_response(answer: Answer) -> assistant_pb2.ChatResponse:
             cost_usd=answer.cost_usd,
         ),
         route=route(answer.route) if answer.route else None,
+        agents=[
+            assistant_pb2.AgentAnswer(
+                agent=a.name,
+                tier=a.tier,
+                model=a.model,
+                answer=a.text,
+                usage=common_pb2.Usage(
+                    input_tokens=a.input_tokens,
+                    output_tokens=a.output_tokens,
+                    cost_usd=a.cost_usd,
+                ),
+                route=route(a.route) if a.route else None,
+            )
+            for a in answer.agents
+        ],
+    )
+
+
+def agents_response(declared: Iterable[Agent]) -> assistant_pb2.ListAgentsResponse:
+    return assistant_pb2.ListAgentsResponse(
+        agents=[
+            assistant_pb2.Agent(
+                name=a.name, description=a.description, tier=a.tier, retrieves=a.retrieves
+            )
+            for a in declared
+        ]
     )
 
 

@@ -9,7 +9,7 @@ from functools import partial
 import grpc
 
 from aiorch.v1 import assistant_pb2, assistant_pb2_grpc
-from services.assistant import chat, knowledge, messages, usage
+from services.assistant import agents, chat, knowledge, messages, usage
 from services.assistant.backends import Backend
 from services.assistant.chat import Answer, ChatLimits
 from services.assistant.knowledge import Embed, Limits
@@ -137,6 +137,12 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         )
         return assistant_pb2.GetContextVersionResponse(version=version)
 
+    async def ListAgents(
+        self, request: assistant_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> assistant_pb2.ListAgentsResponse:
+        caller.user_id()  # only for a verified caller, as every RPC of this service
+        return messages.agents_response(agents.AGENTS.values())
+
     async def Chat(
         self, request: assistant_pb2.ChatRequest, context: grpc.aio.ServicerContext
     ) -> assistant_pb2.ChatResponse:
@@ -168,6 +174,7 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         request: assistant_pb2.ChatRequest | assistant_pb2.StreamChatRequest,
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[str | Answer]:
+        named = agents.named(list(request.agents))
         question = await chat.ask(
             self.sessions,
             self.store,
@@ -182,7 +189,7 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         )
         timeout = call_timeout(context, self.margin)
         answers = chat.answer(
-            self.backend, self.sessions, question, timeout, self.ledger, self.budget
+            self.backend, self.sessions, question, timeout, self.ledger, self.budget, named
         )
         async for item in answers:
             yield item

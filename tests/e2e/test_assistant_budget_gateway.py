@@ -1,7 +1,7 @@
 """Usage and budgets as outside clients meet them: the assistant on the chat model
 (llama-server with Gemma 3 270M) behind its own real Envoy, the embeddings process beside
 it. GET /v1/assistant/usage reads a user's usage; a spent daily token budget answers 429
-with Retry-After."""
+with Retry-After; GET /v1/assistant/agents lists the agents a chat may name."""
 
 from __future__ import annotations
 
@@ -88,3 +88,13 @@ def test_a_spent_budget_is_a_429_with_retry_after_and_the_usage_url_shows_it(bud
     admin = budgeted.request("GET", f"{USAGE}?user_id={user}", user="root", roles=("admin",))
     assert admin.status == 200 and admin.body["days"] == used.body["days"]  # only today's
     assert budgeted.request("GET", f"{USAGE}?days=400", user=user).status == 400
+
+
+def test_the_agents_url_lists_the_declared_agents(budgeted):
+    listed = budgeted.request("GET", "/v1/assistant/agents")
+    assert listed.status == 200, listed.body
+    assert {a["name"]: a["tier"] for a in listed.body["agents"]}["quick"] == "cheap"
+    unknown = budgeted.request(
+        "POST", "/v1/assistant/chat", {"message": "hello", "agents": ["nobody"]}, user="carl"
+    )
+    assert unknown.status == 400 and "agents[0]" in str(unknown.body)
