@@ -1,6 +1,7 @@
 from datetime import date
 
 from services.meeting_intel import action_items
+from services.meeting_intel.commitments import TEAM
 from services.meeting_intel.people import People
 
 MEETING = date(2024, 5, 15)  # a Wednesday
@@ -47,14 +48,27 @@ async def test_a_request_is_owned_by_the_person_called_by_name_or_else_by_who_an
     ]
 
 
-async def test_team_commitments_without_an_owner_are_dropped_and_markers_need_no_check(prepare):
+async def test_markers_need_no_check_and_a_marker_for_nobody_named_is_not_an_item(prepare):
     found = await items(
         prepare,
-        "Ann: We need to fix the login bug before the release.\n"
         "Bob: Action item for me: write the migration guide.\n"
         "Cara: Action item: update the changelog.",
     )
     assert [(i.owner, i.task) for i in found] == [("Bob", "Write the migration guide")]
+
+
+async def test_the_teams_plan_counts_in_the_closing_part_of_the_meeting_only(prepare):
+    found = await items(
+        prepare,
+        "Ann: We need to fix the login bug before the release.\n"
+        "Bob: The login bug only shows on older phones.\n"
+        "Cara: The new phones are fine.\n"
+        "Ann: So we should ask the vendor for a patch by Friday.\n"
+        "Bob: And let's get started with the demo.",
+    )
+    assert [(i.owner, i.task, i.due) for i in found] == [
+        (TEAM, "Ask the vendor for a patch by Friday", date(2024, 5, 17))
+    ]
 
 
 async def test_a_task_that_says_nothing_checkable_is_not_an_action_item(prepare):
@@ -172,7 +186,7 @@ async def test_would_you_and_will_you_ask_for_a_view_and_you_will_tells_what_hap
     )
     assert [(i.owner, i.task) for i in found] == [
         ("Bob", "Send the signed invoice to accounting"),
-        ("Bob", "Have to renew the company domain name"),
+        ("Bob", "Renew the company domain name"),
     ]
 
 
