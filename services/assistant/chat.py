@@ -14,7 +14,7 @@ from functools import partial
 from services.assistant import knowledge
 from services.assistant.agents import CHEAP, ROUTED, STRONG, Agent, NoChatModel
 from services.assistant.backends import Backend, ExtractiveBackend, Reply, pieces
-from services.assistant.knowledge import Limits, require
+from services.assistant.knowledge import Limits
 from services.assistant.routing import Route, Thresholds, Tiers
 from services.assistant.sessions import (
     ASSISTANT,
@@ -27,7 +27,9 @@ from services.assistant.sessions import (
 )
 from services.assistant.store import Hit, KnowledgeStore
 from services.assistant.usage import Budget, BudgetSpent, UsageLedger
+from services.common.contract_checks import MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS
 from services.common.errors import InvalidInput, NotFound
+from services.common.validation import require_text
 from services.embeddings.client import Embed
 
 MAX_TITLE_CHARS = 200
@@ -36,8 +38,8 @@ DEFAULT_PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class ChatLimits:
-    max_message_chars: int = 4000
-    max_session_id_chars: int = 64
+    max_message_chars: int = MAX_MESSAGE_CHARS
+    max_session_id_chars: int = MAX_SESSION_ID_CHARS
     default_top_k: int = 4
     max_top_k: int = 20
     # Earlier turns the model reads with a message.
@@ -88,7 +90,7 @@ class AgentAnswer:
 
 
 def check_session_id(session_id: str, limits: ChatLimits) -> None:
-    require(session_id, "session_id", limits.max_session_id_chars)
+    require_text(session_id, "session_id", limits.max_session_id_chars)
 
 
 async def context_version(
@@ -161,7 +163,7 @@ async def ask(
     knowledge_limits: Limits,
 ) -> Question:
     """Checks a message and gathers what answering it needs."""
-    require(message, "message", limits.max_message_chars)
+    require_text(message, "message", limits.max_message_chars)
     if top_k < 0 or top_k > limits.max_top_k:
         raise InvalidInput(
             "top_k", f"must be from 0 (meaning {limits.default_top_k}) to {limits.max_top_k}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from services.assistant.chunking import Chunk, chunk_text
 from services.assistant.store import Hit, KnowledgeStore
 from services.common.errors import InvalidInput, NotFound
+from services.common.validation import require_text
 from services.embeddings.client import Embed
 
 DEFAULT_TOP_K = 10
@@ -59,10 +60,10 @@ async def index_document(
     text: str,
     limits: Limits = Limits(),
 ) -> Indexed:
-    require(source_id, "source_id", limits.max_source_id_chars)
+    require_text(source_id, "source_id", limits.max_source_id_chars)
     if len(title) > limits.max_title_chars:
         raise InvalidInput("title", f"longer than {limits.max_title_chars} characters")
-    require(text, "text", limits.max_text_chars)
+    require_text(text, "text", limits.max_text_chars)
     chunks = chunk_text(text, limits.chunk_chars)
     vectors, tokens, model = await embed([embedded_text(title, c) for c in chunks])
     await store.replace(owner, source_id, title, chunks, vectors, model)
@@ -72,7 +73,7 @@ async def index_document(
 async def delete_document(
     store: KnowledgeStore, owner: str, source_id: str, limits: Limits = Limits()
 ) -> int:
-    require(source_id, "source_id", limits.max_source_id_chars)
+    require_text(source_id, "source_id", limits.max_source_id_chars)
     deleted = await store.delete(owner, source_id)
     if deleted is None:
         raise NotFound(f"no document with source_id {source_id!r}")
@@ -89,7 +90,7 @@ async def search(
     limits: Limits = Limits(),
 ) -> Found:
     """Passages of what `reader` may read (None: everyone's), best first."""
-    require(query, "query", limits.max_query_chars)
+    require_text(query, "query", limits.max_query_chars)
     if top_k < 0 or top_k > limits.max_top_k:
         raise InvalidInput(
             "top_k", f"must be from 0 (meaning {DEFAULT_TOP_K}) to {limits.max_top_k}"
@@ -97,16 +98,7 @@ async def search(
     if len(source_ids) > limits.max_source_ids:
         raise InvalidInput("source_ids", f"more than {limits.max_source_ids} sources")
     for i, source_id in enumerate(source_ids):
-        require(source_id, f"source_ids[{i}]", limits.max_source_id_chars)
+        require_text(source_id, f"source_ids[{i}]", limits.max_source_id_chars)
     vectors, tokens, model = await embed([query])
     hits = await store.search(reader, vectors[0], model, top_k or DEFAULT_TOP_K, source_ids)
     return Found(hits, tokens, model)
-
-
-def require(value: str, field: str, max_chars: int) -> None:
-    if not value.strip():
-        raise InvalidInput(field, "must not be empty")
-    if len(value) > max_chars:
-        raise InvalidInput(
-            field, f"has {len(value)} characters, more than the limit of {max_chars}"
-        )
