@@ -361,24 +361,41 @@ async def _answer_by_agents(
     agents: Sequence[Agent],
 ) -> AsyncIterator[str | Answer]:
     """The agents' answers, run at once, merged: each under its name when there are
-    several. Every budget is checked before any model is called; the merged answer is
-    sent in pieces once every agent has finished."""
+    several. Every budget is checked before any model is called. One agent's answer is
+    sent as it is written; several agents' merged answer once every one has finished."""
     chosen = [await _choose_for(a, answerer, question, ledger, budget) for a in agents]
-    runs = [
-        asyncio.ensure_future(_run(agent, backend, question, timeout))
-        for agent, (backend, _) in zip(agents, chosen, strict=True)
-    ]
-    try:
-        results = await asyncio.gather(*runs)
-    finally:
-        for run in runs:  # one failed: the others stop (a done one is left as it is)
-            run.cancel()
+    if len(agents) == 1:
+        (agent,), ((backend, _),) = agents, chosen
+        reply = Reply()
+        written = []
+        async for piece in backend.answer(
+            question.message,
+            question.history,
+            question.passages if agent.retrieves else [],
+            reply,
+            timeout,
+            agent.instructions,
+            agent.retrieves,
+        ):
+            written.append(piece)
+            yield piece
+        results = [("".join(written), reply)]
+    else:
+        runs = [
+            asyncio.ensure_future(_run(agent, backend, question, timeout))
+            for agent, (backend, _) in zip(agents, chosen, strict=True)
+        ]
+        try:
+            results = await asyncio.gather(*runs)
+        finally:
+            for run in runs:  # one failed: the others stop (a done one is left as it is)
+                run.cancel()
     texts, cited_hits = merge(results)
     parts = []
     for agent, (backend, route), text, (_, reply) in zip(
         agents, chosen, texts, results, strict=True
     ):
-        tier = route.tier if route else (CHEAP if backend.model == "local/extractive" else STRONG)
+        tier = STRONG if backend.metered else CHEAP
         parts.append(
             AgentAnswer(
                 agent.name,
@@ -392,11 +409,11 @@ async def _answer_by_agents(
             )
         )
     if len(parts) == 1:
-        whole = parts[0].text
+        whole = parts[0].text  # sent already
     else:
         whole = "\n\n".join(f"{p.name}:\n{p.text.strip()}" for p in parts)
-    for piece in pieces(whole):
-        yield piece
+        for piece in pieces(whole):
+            yield piece
     citations = [cited(hit) for hit in cited_hits]
     stored = await sessions.append(
         question.owner,

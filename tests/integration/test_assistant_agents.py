@@ -59,6 +59,8 @@ async def test_several_agents_answer_at_once_and_their_answers_are_merged(
         await index(ann, "hike.txt", HIKING)
         request = assistant_pb2.StreamChatRequest(message=QUESTION, agents=names)
         replies = [r async for r in ann.StreamChat(request, timeout=120)]
+        alone = assistant_pb2.StreamChatRequest(message=QUESTION, agents=["analyst"])
+        single = [r async for r in ann.StreamChat(alone, timeout=120)]
         used = await ann.GetUsage(assistant_pb2.GetUsageRequest(), timeout=20)
         history = await ann.GetSession(
             assistant_pb2.GetSessionRequest(session_id=replies[-1].answer.session_id), timeout=20
@@ -80,4 +82,9 @@ async def test_several_agents_answer_at_once_and_their_answers_are_merged(
     keys = [(c.source_id, c.chunk_index) for c in answer.citations]
     assert len(keys) == len(set(keys)) and keys[0] == ("budget.txt", 0)
     assert history.turns[1].text == answer.answer
-    assert {d.model: d.requests for d in used.days} == {"local/extractive": 1, "openai/gemma": 2}
+    # One agent is streamed as the model writes, its answer the whole one, unlabelled.
+    *deltas, last = single
+    assert deltas and all(r.WhichOneof("event") == "delta" for r in deltas)
+    assert last.answer.answer == "".join(r.delta for r in deltas) == last.answer.agents[0].answer
+    assert last.answer.agents[0].tier == "strong" and last.answer.route.tier == ""
+    assert {d.model: d.requests for d in used.days} == {"local/extractive": 1, "openai/gemma": 3}
