@@ -89,6 +89,34 @@ def test_cache_admin_urls_answer_403_without_an_admin_token(suite):
     assert reply.body["code"] == 7
 
 
+def test_an_assistant_workflow_answers_from_the_callers_documents_and_caches_until_they_change(
+    suite,
+):
+    user = f"asker-{time.monotonic_ns()}"  # documents of this test's own
+    document = {
+        "source_id": "expenses",
+        "title": "Handbook",
+        "text": "Expenses are refunded within 30 days of the claim, by bank transfer.",
+    }
+    assert suite.request("POST", "/v1/assistant/documents", document, user=user).status == 200
+    question = {"type": "assistant", "wait": True, "input": {"text": "When are expenses refunded?"}}
+    first = suite.request("POST", WORKFLOWS, question, user=user)
+    assert first.status == 200, first.body
+    workflow = first.body["workflow"]
+    assert workflow["status"] == "WORKFLOW_STATUS_SUCCEEDED", workflow
+    assert "30 days" in workflow["result"]["answer"]["answer"]
+    assert workflow["result"]["answer"]["citations"][0]["source_id"] == "expenses"
+    again = suite.request("POST", WORKFLOWS, question, user=user).body["workflow"]
+    assert again.get("cached") is True
+    other = document | {"source_id": "travel", "text": "Trains are booked by the office."}
+    assert suite.request("POST", "/v1/assistant/documents", other, user=user).status == 200
+    third = suite.request("POST", WORKFLOWS, question, user=user).body["workflow"]
+    assert third["status"] == "WORKFLOW_STATUS_SUCCEEDED" and not third.get("cached")
+    too_long = question | {"input": {"text": "x" * 4001}}
+    refused = suite.request("POST", WORKFLOWS, too_long, user=user)
+    assert refused.status == 400 and "input.text" in json.dumps(refused.body)
+
+
 @pytest.fixture(scope="module")
 def crowded(tmp_path_factory):
     """An orchestrator with one worker and a queue of one, whose classifier never answers
