@@ -257,13 +257,19 @@ class AsyncClient:
         *,
         top_k: int = 0,
         source_ids: Iterable[str] = (),
+        agents: Iterable[str] = (),
         timeout: float | None = None,
     ) -> assistant.ChatResponse:
         """Answers `message` from the caller's documents, citing the passages it used, in
         the session `session_id` (None starts a new one: its id is in the reply). `top_k`
-        0 lets the service choose (4); `source_ids` limits the passages to those documents."""
+        0 lets the service choose (4); `source_ids` limits the passages to those documents;
+        `agents` (names from `list_agents`) answer at once, their answers merged."""
         request = assistant.ChatRequest(
-            session_id=session_id or "", message=message, top_k=top_k, source_ids=list(source_ids)
+            session_id=session_id or "",
+            message=message,
+            top_k=top_k,
+            source_ids=list(source_ids),
+            agents=list(agents),
         )
         return await self._unary("assistant", "Chat", request, timeout)
 
@@ -274,6 +280,7 @@ class AsyncClient:
         *,
         top_k: int = 0,
         source_ids: Iterable[str] = (),
+        agents: Iterable[str] = (),
         timeout: float | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """As `chat`, streamed: events with a `delta` (print them as they come), then one
@@ -281,7 +288,11 @@ class AsyncClient:
         client's exception for its status. Leaving the loop cancels the call (once the
         iterator is gone; `contextlib.aclosing` makes that immediate)."""
         request = assistant.StreamChatRequest(
-            session_id=session_id or "", message=message, top_k=top_k, source_ids=list(source_ids)
+            session_id=session_id or "",
+            message=message,
+            top_k=top_k,
+            source_ids=list(source_ids),
+            agents=list(agents),
         )
         replies = self._stream("assistant", "StreamChat", request, timeout or self.config.timeout)
         async with contextlib.aclosing(replies):
@@ -325,6 +336,24 @@ class AsyncClient:
         """Deletes a session of the caller's and its history; NotFound if none."""
         request = assistant.DeleteSessionRequest(session_id=session_id)
         return await self._unary("assistant", "DeleteSession", request, timeout)
+
+    async def usage(
+        self,
+        *,
+        user_id: str = "",
+        days: int = 0,
+        model: str = "",
+        timeout: float | None = None,
+    ) -> assistant.GetUsageResponse:
+        """What the caller's chats used per day (UTC) and model, with their daily token
+        budget; `user_id` another user's (admins only), `days` 0 the last 7, `model` one."""
+        request = assistant.GetUsageRequest(user_id=user_id, days=days, model=model)
+        return await self._unary("assistant", "GetUsage", request, timeout)
+
+    async def list_agents(self, *, timeout: float | None = None) -> list[assistant.Agent]:
+        """The agents a chat may name."""
+        reply = await self._unary("assistant", "ListAgents", assistant.ListAgentsRequest(), timeout)
+        return list(reply.agents)
 
     # Workflows.
 

@@ -121,6 +121,8 @@ class Client:
     list_sessions = _blocking(AsyncClient.list_sessions)
     get_session = _blocking(AsyncClient.get_session)
     delete_session = _blocking(AsyncClient.delete_session)
+    usage = _blocking(AsyncClient.usage)
+    list_agents = _blocking(AsyncClient.list_agents)
     start = _blocking(AsyncClient.start)
     run = _blocking(AsyncClient.run)
     get = _blocking(AsyncClient.get)
@@ -139,6 +141,7 @@ class Client:
         *,
         top_k: int = 0,
         source_ids: Iterable[str] = (),
+        agents: Iterable[str] = (),
         timeout: float | None = None,
     ) -> Iterator[ChatEvent]:
         """As `chat`, streamed: events with a `delta`, then one with the whole `answer`;
@@ -146,7 +149,12 @@ class Client:
         iterator) cancels the call."""
         return self._iterate(
             self._client.stream_chat(
-                message, session_id, top_k=top_k, source_ids=source_ids, timeout=timeout
+                message,
+                session_id,
+                top_k=top_k,
+                source_ids=source_ids,
+                agents=agents,
+                timeout=timeout,
             )
         )
 
