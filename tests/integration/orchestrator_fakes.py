@@ -9,6 +9,7 @@ import contextlib
 from collections import Counter
 
 from aiorch.v1 import (
+    assistant_pb2_grpc,
     classifier_pb2,
     classifier_pb2_grpc,
     common_pb2,
@@ -184,3 +185,14 @@ async def running(tmp_path, delay=0.0, **changes):
         addr = await start_fakes(stack, fake)
         _, stub, _ = await start_orchestrator(stack, fake_settings(tmp_path, addr, **changes))
         yield fake, stub
+
+
+@contextlib.asynccontextmanager
+async def orchestrator_and_assistant(addrs: tuple[str, str], user: str):
+    """Stubs of the orchestrator and the assistant at `addrs`, calling as `user`."""
+    orchestrator_addr, assistant_addr = addrs
+    async with channel_as(orchestrator_addr, user) as one, channel_as(assistant_addr, user) as two:
+        yield (
+            orchestrator_pb2_grpc.OrchestratorServiceStub(one),
+            assistant_pb2_grpc.AssistantServiceStub(two),
+        )

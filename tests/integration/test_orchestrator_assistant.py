@@ -9,12 +9,12 @@ import contextlib
 import grpc
 import pytest
 
-from aiorch.v1 import assistant_pb2, assistant_pb2_grpc, orchestrator_pb2_grpc
+from aiorch.v1 import assistant_pb2
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.assistant.__main__ import build as build_assistant
-from tests.callers import channel_as
 
 from .conftest import start_service
+from .orchestrator_fakes import orchestrator_and_assistant as stubs
 from .orchestrator_fakes import start_orchestrator
 
 BUDGET = (
@@ -37,16 +37,6 @@ async def addrs(suite, tmp_path):
             stack, settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/orch.db"})
         )
         yield f"127.0.0.1:{server.port}", settings.assistant_addr
-
-
-@contextlib.asynccontextmanager
-async def stubs(addrs, user):
-    orchestrator_addr, assistant_addr = addrs
-    async with channel_as(orchestrator_addr, user) as one, channel_as(assistant_addr, user) as two:
-        yield (
-            orchestrator_pb2_grpc.OrchestratorServiceStub(one),
-            assistant_pb2_grpc.AssistantServiceStub(two),
-        )
 
 
 def ask(question: str = QUESTION, session_id: str = "", **changes) -> pb.CreateWorkflowRequest:
