@@ -169,7 +169,7 @@ def same_task(candidate: Candidate, item: ActionItem, vectors: Vectors) -> bool:
     if len(ours & theirs) >= SAME_WORDS * min(len(ours), len(theirs)):
         return True
     a, b = candidate.sentence.clean, item.sentence.clean
-    if a not in vectors or b not in vectors:
+    if a == b or a not in vectors or b not in vectors:  # two clauses of one sentence
         return False
     pair = vectors.of([a, b])
     return float(pair[0] @ pair[1]) >= SAME_SENTENCE

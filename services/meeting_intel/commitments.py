@@ -54,11 +54,11 @@ _FIRST = re.compile(
     rf"| am planning to|'m planning to)|let me)\s+{_TASK}",
     re.IGNORECASE,
 )
-# The team's own: "we should ask ...", "we need to prepare ...", "let's review ...". Minutes
+# The team's own: "we should ask ...", "everybody needs to fill ...", "let's review ...". Minutes
 # list these as to-dos with the subject left out ("To review the methodology ...").
 _TEAM = re.compile(
-    rf"\b(?:we(?:'ll| will| shall| should| must| need to| have to| are going to|'re going to"
-    rf"|'re gonna)|let's|lets|let us)\s+{_TASK}",
+    rf"\b(?:(?:we|everybody|everyone|all of us)(?:'ll| will| shall| should| must| needs? to"
+    rf"| ha(?:ve|s) to| are going to|'re going to|'re gonna)|let's|lets|let us)\s+{_TASK}",
     re.IGNORECASE,
 )
 TEAM = "team"
@@ -96,6 +96,7 @@ _MOMENT = re.compile(r"\b(?:just a|one|a) (?:moment|second|sec|minute)\b", re.IG
 # plan B ..."): pronouns, articles, auxiliaries, prepositions.
 _NOT_VERB_TEXT = """
     i i'm i'll it it's its that this these those the a an we you they he she there his her
+    we'll we're you'll you're they'll they're he'll she'll let's lets
     my our your their is are was were am been being will would could should can may might
     shall must for in on at of to from with by as and or but so if because like not"""
 _NOT_VERB = frozenset(_NOT_VERB_TEXT.split())
@@ -141,12 +142,14 @@ _SUBORDINATE = re.compile(
     re.IGNORECASE,
 )
 # A task ends with its clause: a stop, a conjunction, a new subject ("Push you the link,
-# I'm now looking ...", "Decide and I will talk to ..."), or a dash where speech broke off.
+# I'm now looking ...", "Decide and I will talk to ...", "send the slides and Cara will ..."),
+# or a dash where speech broke off.
 _CLAUSE_END = re.compile(
     r"\s*(?:[;?!]|\.(?:\s|$)|,?\s+(?:because|but|although|unless|so that|if|when|since"
     r"|as long as)\b|,\s*(?:so|and then|then|right|yeah|okay|yes|no|we|you|he|she|they|it"
     r"|there)\b|(?:,|\s+and)?\s+I\b|\s+(?:and|so|then|maybe|but)\s+(?:we|you|they|he|she)\b"
-    r"|\s+[-\u2013\u2014]+(?:\s|$))",
+    r"|\s+[-\u2013\u2014]+(?:\s|$)"
+    rf"|\s+and\s+(?:{NAME})\s+(?:will|'ll|should|must|needs? to|has to|is going to)\b)",
     re.IGNORECASE,
 )
 # Words a cut clause may be left hanging on.
@@ -163,15 +166,12 @@ class Candidate:
 
 def candidates(sentences: list[Sentence], people: People) -> list[Candidate]:
     """Sentences shaped like a commitment, request or action marker, with owner and task."""
-    found = []
-    for sentence in sentences:
-        candidate = _candidate(sentence, people)
-        if candidate is not None and candidate.task:
-            found.append(candidate)
-    return found
+    return [c for sentence in sentences for c in _candidates(sentence, people) if c.task]
 
 
-def _candidate(sentence: Sentence, people: People) -> Candidate | None:
+def _candidates(sentence: Sentence, people: People) -> list[Candidate]:
+    """A sentence's commitments, one per clause: "we'll record what we deliver and we'll
+    include it in the presentation" is two."""
     text = sentence.clean
     if match := _EXPLICIT.match(text):
         who = match.group("who") or ""
@@ -184,22 +184,26 @@ def _candidate(sentence: Sentence, people: People) -> Candidate | None:
                 if who
                 else ""
             )
-        return Candidate(owner, _task(match.group("task"), check=False), sentence, False)
+        return [Candidate(owner, _task(match.group("task"), check=False), sentence, False)]
     if _MOMENT.search(text):
-        return None  # "just a moment, I'll share ...": done in the meeting
+        return []  # "just a moment, I'll share ...": done in the meeting
     question = sentence.is_question
     matches = []
     if not question:
         for pattern in (_NAMED, _ASKED):
             matches += [
                 (m.start(), pattern, m)
-                for m in pattern.finditer(text)
+                for m in _every(pattern, text)
                 if people.is_person(m.group("who"))
             ]
-        matches += [(m.start(), _FIRST, m) for m in _FIRST.finditer(text)]
-        matches += [(m.start(), _TEAM, m) for m in _TEAM.finditer(text)]
-    matches += [(m.start(), _SECOND, m) for m in _SECOND.finditer(text)]
+        matches += [(m.start(), _FIRST, m) for m in _every(_FIRST, text)]
+        matches += [(m.start(), _TEAM, m) for m in _every(_TEAM, text)]
+    matches += [(m.start(), _SECOND, m) for m in _every(_SECOND, text)]
+    found: list[Candidate] = []
+    taken = 0  # where the last task found ends: a later match inside it is part of it
     for start, pattern, match in sorted(matches, key=lambda found: found[0]):
+        if start < taken:
+            continue
         task = _task(match.group("task"))
         before, said = text[:start], text[start : match.start("task")]
         if not task or _SUBORDINATE.search(before):
@@ -221,8 +225,20 @@ def _candidate(sentence: Sentence, people: People) -> Candidate | None:
             if pattern is _NAMED and match.group("also"):
                 names.append(match.group("also"))
             owner = " and ".join(people.canonical(name) for name in names)
-        return Candidate(owner, task, sentence, pattern in (_FIRST, _SECOND, _TEAM))
-    return None
+        found.append(Candidate(owner, task, sentence, pattern in (_FIRST, _SECOND, _TEAM)))
+        taken = match.start("task") + len(task)
+    return found
+
+
+def _every(pattern: re.Pattern, text: str) -> list[re.Match]:
+    """Every match of `pattern`, also those that start inside an earlier one (a task runs
+    to the end of the sentence, so "... and we'll include it" is inside the first)."""
+    found = []
+    position = 0
+    while match := pattern.search(text, position):
+        found.append(match)
+        position = match.start() + 1
+    return found
 
 
 def _requested_of(people: People, sentence: Sentence, match: re.Match) -> str:

@@ -1,0 +1,33 @@
+from services.meeting_intel.commitments import TEAM, candidates
+from services.meeting_intel.people import People
+from services.meeting_intel.sentences import split
+from services.meeting_intel.transcript import parse_text
+
+
+def found(text):
+    transcript = parse_text(text)
+    return [(c.owner, c.task) for c in candidates(split(transcript), People(transcript))]
+
+
+def test_each_clause_of_a_sentence_can_commit_someone():
+    assert found(
+        "Ann: We'll record the demo session and we'll include it in the final presentation.\n"
+        "Bob: Okay, I will send the slides and Cara will book the room."
+    ) == [
+        (TEAM, "Record the demo session"),
+        (TEAM, "Include it in the final presentation"),
+        ("Bob", "Send the slides"),
+        ("Cara", "Book the room"),
+    ]
+
+
+def test_the_team_or_everybody_obliged_is_the_team_and_procedure_is_no_task():
+    assert found(
+        "Ann: So everybody should fill in the availability table by Monday.\n"
+        "Bob: Let's get started. Let's move on to the budget. We will we'll make a decision.\n"
+        "Cara: We will have to rename the files in the cluster."
+    ) == [
+        (TEAM, "Fill in the availability table by Monday"),
+        (TEAM, "Make a decision"),
+        (TEAM, "Rename the files in the cluster"),
+    ]
