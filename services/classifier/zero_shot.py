@@ -10,7 +10,8 @@ vectors.
 - No examples: the text's cosine similarity to each label's prompt vector, made a
   probability by a tempered softmax.
 - Examples for every label: a logistic-regression head fitted on the examples' vectors,
-  started from and held near the prototypes (head.py), with a cross-validated temperature.
+  started from and held near the prototypes, plus the zero-shot logits at a weight and
+  with a temperature both chosen by cross-validation on the examples (head.py).
 - Examples for some labels only: prototypes (prompt averaged with the examples).
 
 The scores of every label sum to 1.
@@ -182,7 +183,7 @@ async def prepare(
         return None
 
     def fit() -> head.Head:
-        return head.fit(prompts, examples, owners)
+        return head.fit(prompts, examples, owners, 1 / TEMPERATURE)
 
     if heads is None:
         return await asyncio.to_thread(fit)
