@@ -148,9 +148,14 @@ _CLAUSE_END = re.compile(
     r"\s*(?:[;?!]|\.(?:\s|$)|,?\s+(?:because|but|although|unless|so that|if|when|since"
     r"|as long as)\b|,\s*(?:so|and then|then|right|yeah|okay|yes|no|we|you|he|she|they|it"
     r"|there)\b|(?:,|\s+and)?\s+I\b|\s+(?:and|so|then|maybe|but)\s+(?:we|you|they|he|she)\b"
-    r"|\s+[-\u2013\u2014]+(?:\s|$)"
+    r"|\s+[-\u2013\u2014]+(?:\s|$)|\s+(?:let's|lets)\s"
     rf"|\s+and\s+(?:{NAME})\s+(?:will|'ll|should|must|needs? to|has to|is going to)\b)",
     re.IGNORECASE,
+)
+# A word cut off where speech restarted, and the fillers after it: "simply- yeah, review
+# the methodology", "f- like fill this table".
+_RESTART = re.compile(
+    r"^(?:[\w']*\w-[\s,]+(?:(?:like|yeah|yes|so|well|okay|ok|uh|um)[\s,]+)*)+", re.IGNORECASE
 )
 # Words a cut clause may be left hanging on.
 _DANGLING = re.compile(r"(?:[\s,]+(?:and|or|so|then|to|that|the|a|an|with|of|for))+$", re.I)
@@ -266,7 +271,7 @@ def _requested_of(people: People, sentence: Sentence, match: re.Match) -> str:
 
 def _task(text: str, check: bool = True) -> str:
     """The task as a short imperative: up to the end of its clause, first letter upper."""
-    task = _CLAUSE_END.split(text, maxsplit=1)[0].strip(" ,.-")
+    task = _CLAUSE_END.split(_RESTART.sub("", text), maxsplit=1)[0].strip(" ,.-")
     task = _DANGLING.sub("", task)  # "Write to Ann to", "Do checks today and"
     if check and (_NOT_WORK.match(task) or _HERE_AND_NOW.search(task)):
         return ""

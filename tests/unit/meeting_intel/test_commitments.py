@@ -31,3 +31,14 @@ def test_the_team_or_everybody_obliged_is_the_team_and_procedure_is_no_task():
         (TEAM, "Make a decision"),
         (TEAM, "Rename the files in the cluster"),
     ]
+
+
+def test_a_word_cut_where_speech_restarted_is_not_part_of_the_task():
+    assert found(
+        "Ann: So everybody should f- like fill this table.\n"
+        "Bob: So lets simply- yeah, review the methodology lets use the dry run for this."
+    ) == [
+        (TEAM, "Fill this table"),
+        (TEAM, "Review the methodology"),
+        (TEAM, "Use the dry run for this"),
+    ]
