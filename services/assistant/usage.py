@@ -18,7 +18,6 @@ may together go past the budget by what they spend in flight, never by more.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.common.caller import MAX_USER_ID_CHARS
 from services.common.database import Database
-from services.common.errors import InvalidInput, Overloaded, PermissionDenied
+from services.common.errors import InvalidInput, PermissionDenied, QuotaSpent
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -75,17 +74,13 @@ class Budget:
     model_daily_tokens: Mapping[str, int] = field(default_factory=dict)
 
 
-class BudgetSpent(Overloaded):
+class BudgetSpent(QuotaSpent):
     """The caller's daily token budget is spent: RESOURCE_EXHAUSTED, 429 through the
     gateway, with Retry-After until the budget renews at midnight UTC."""
 
-    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
-        # A negative pushback tells gRPC clients not to retry (services/common/channels.py):
-        # a retry hours later would only wait out the caller's deadline.
-        return (
-            ("grpc-retry-pushback-ms", "-1"),
-            ("retry-after", str(max(1, math.ceil(self.retry_after)))),
-        )
+    def __init__(self, message: str, retry_after: float, model: str = ""):
+        subject = f"daily model tokens of {model}" if model else "daily model tokens"
+        super().__init__(message, retry_after, subject)
 
 
 def day_of(seconds: float) -> str:
@@ -180,6 +175,7 @@ class UsageLedger:
                 f"daily token budget for {model} spent: {spent.get(model, 0)} of {per_model}"
                 " tokens used today; it renews at 00:00 UTC",
                 wait,
+                model,
             )
 
 

@@ -111,6 +111,41 @@ class Overloaded(DomainError):
         )
 
 
+class QuotaSpent(Overloaded):
+    """The caller has spent a quota of their own (a daily token budget): RESOURCE_EXHAUSTED
+    like Overloaded, but about this caller, not the service. It carries a QuotaFailure
+    detail naming the quota, so a client of the service (the orchestrator's breakers) can
+    tell one user's spent budget from a service in trouble."""
+
+    def __init__(self, message: str, retry_after: float, subject: str):
+        self.subject = subject
+        super().__init__(message, retry_after)
+
+    def status(self) -> status_pb2.Status:
+        violation = error_details_pb2.QuotaFailure.Violation(
+            subject=self.subject, description=str(self)
+        )
+        failure = error_details_pb2.QuotaFailure(violations=[violation])
+        return _with_details(super().status(), failure)
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        # A negative pushback tells gRPC clients not to retry (services/common/channels.py):
+        # a retry hours later would only wait out the caller's deadline.
+        return (
+            ("grpc-retry-pushback-ms", "-1"),
+            ("retry-after", str(max(1, math.ceil(self.retry_after)))),
+        )
+
+
+def is_quota_spent(error: grpc.aio.AioRpcError) -> bool:
+    """Whether a failed call says its caller's own quota is spent (QuotaSpent)."""
+    if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return False
+    status = _rich_status(error)
+    details = status.details if status else ()
+    return any(d.Is(error_details_pb2.QuotaFailure.DESCRIPTOR) for d in details)
+
+
 class PermissionDenied(DomainError):
     """The caller may not do this (e.g. an admin RPC without the admin token)."""
 

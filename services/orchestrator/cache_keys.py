@@ -3,7 +3,7 @@
 SHA-256 over the caller, the type, the normalised input, the sorted outputs, the aiorch
 release, the context version of what the type reads beyond the request (an assistant
 answer: the caller's knowledge and session, see contexts.py), and the model each called
-service reported in its last reply (`model`), so a new model or a new release never
+RPC reported in its last reply (`model`), so a new model or a new release never
 serves a result computed by the old one. The models come from the
 services themselves, never from the orchestrator's settings: a service reconfigured on its
 own (a new backend, a new model) says so in its next reply.
@@ -38,8 +38,11 @@ class Keys:
         self._ready_at = ready_at
         self._known: dict[str, tuple[str, float | None]] = {}
 
-    def learn(self, service: str, model: str) -> None:
-        self._known[service] = (model, self._ready_at(service))
+    def learn(self, service: str, rpc: str, model: str) -> None:
+        """`model` computed `service`'s last reply to `rpc`: per RPC, since one service
+        answers its RPCs with different models (the assistant indexes with the embedding
+        model and answers with a chat model)."""
+        self._known[f"{service}.{rpc}"] = (model, self._ready_at(service))
 
     def of(
         self,
@@ -61,21 +64,22 @@ class Keys:
         if any(s.name in spec.writers for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED):
             return None
         models = {}
-        for service in called_services(workflow):
-            model, since = self._known.get(service, (self.UNKNOWN, None))
+        for service, rpc in called_rpcs(workflow):
+            name = f"{service}.{rpc}"
+            model, since = self._known.get(name, (self.UNKNOWN, None))
             now = self._ready_at(service)
             if since is None or now is None or since != now:
                 if known:
                     return None
                 model = self.UNKNOWN
-            models[service] = model
+            models[name] = model
         outputs = list(workflow.expected_outputs)
         return cache_key(spec, request.input, outputs, models, caller, context or "")
 
 
-def called_services(workflow: pb.Workflow) -> list[str]:
-    """The services a workflow's asked steps call."""
-    return sorted({s.service for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED})
+def called_rpcs(workflow: pb.Workflow) -> list[tuple[str, str]]:
+    """The (service, RPC) each of a workflow's asked steps calls."""
+    return sorted({(s.service, s.rpc) for s in workflow.steps if s.state != pb.STEP_STATE_SKIPPED})
 
 
 def cache_key(

@@ -23,7 +23,7 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.caller import USER_HEADER
 from services.common.channels import Link
 from services.common.deadlines import Deadline
-from services.common.errors import Unavailable, public_text
+from services.common.errors import Unavailable, is_quota_spent, public_text
 from services.common.interceptors import ATTEMPT
 from services.orchestrator import record
 from services.orchestrator.breaker import CircuitBreaker
@@ -177,7 +177,7 @@ class Executor:
         record.conclude(workflow)
         if workflow.status != pb.WORKFLOW_STATUS_SUCCEEDED:
             return None
-        value = workflow.result.SerializeToString()
+        value = record.cache_value(workflow)
         key = self.keys.of(workflow, run.request, run.caller, known=True, context=run.context)
         if key is not None:
             await self.cache.put(key, value, run.ttl, flight)
@@ -234,7 +234,7 @@ class Executor:
             reply = await self._call(service, step, workflow, request, timeout, caller)
         except grpc.aio.AioRpcError as error:
             step.attempts += _attempts(error.trailing_metadata())
-            failed = self._judge(service.breaker, error.code(), timeout)
+            failed = self._judge(service.breaker, error, timeout)
             self.stats.record(step.service, time.perf_counter() - started, failed=failed)
             record.step_failed(step, error.code(), public_text(error.details() or ""))
         except Unavailable as error:  # out of reach for too long while the call waited
@@ -257,7 +257,7 @@ class Executor:
         else:
             service.breaker.succeeded()
             self.stats.record(step.service, time.perf_counter() - started, failed=False)
-            self.keys.learn(step.service, reply.model)
+            self.keys.learn(step.service, step.rpc, reply.model)
             record.step_succeeded(workflow, step, RPCS[step.rpc].result_field, reply)
         self.events.publish(workflow, step)
 
@@ -276,9 +276,13 @@ class Executor:
         step.attempts += _attempts(await call.trailing_metadata())
         return reply
 
-    def _judge(self, breaker: CircuitBreaker, code: grpc.StatusCode, timeout: float) -> bool:
-        """Tells the breaker what a failed call says of its service; True if trouble."""
-        trouble = code in _TROUBLE or (
+    def _judge(self, breaker: CircuitBreaker, error: grpc.aio.AioRpcError, timeout: float) -> bool:
+        """Tells the breaker what a failed call says of its service; True if trouble. A
+        quota of the workflow's caller that is spent (their daily token budget) is that
+        caller's, not the service's: one user's budget must not shut the service off for
+        everyone."""
+        code = error.code()
+        trouble = (code in _TROUBLE and not is_quota_spent(error)) or (
             code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout >= self.breaker_min_timeout
         )
         if trouble:

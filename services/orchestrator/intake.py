@@ -96,7 +96,9 @@ class Intake:
         if request.wait:
             deadline = deadline.earliest(rpc_remaining)
         workflow = record.new(str(uuid.uuid4()), request, plan, deadline)
-        context = await self.contexts.of(plan.spec, request, caller)
+        context = None
+        if not request.HasField("use_cache") or request.use_cache:
+            context = await self.contexts.of(plan.spec, request, caller, deadline)
         key = self.keys.of(workflow, request, caller, context=context)
         if key is not None and (value := await self.cache.get(key)) is not None:
             record.fill_from_cache(workflow, value)

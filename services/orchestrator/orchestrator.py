@@ -94,19 +94,22 @@ class Orchestrator:
         """Accepts each valid item (bad ones get their error); runs them asynchronously,
         at most `parallelism` at a time. Returns (batch id, items)."""
         items, runs = [], []
-        for index, item in enumerate(request.items):
-            try:
-                item.wait = False
-                plan = self.validate(item)
-                run, workflow = await self.intake.accept(item, plan, caller, None, feed=False)
-            except DomainError as error:
-                items.append(pb.BatchItem(index=index, error=error.status()))
-                continue
-            items.append(pb.BatchItem(index=index, workflow_id=workflow.workflow_id))
-            if run is not None:
-                runs.append(run)
-        if runs:
-            self.runs.feed(runs, parallelism)
+        try:
+            for index, item in enumerate(request.items):
+                try:
+                    item.wait = False
+                    plan = self.validate(item)
+                    run, workflow = await self.intake.accept(item, plan, caller, None, feed=False)
+                except DomainError as error:
+                    items.append(pb.BatchItem(index=index, error=error.status()))
+                    continue
+                items.append(pb.BatchItem(index=index, workflow_id=workflow.workflow_id))
+                if run is not None:
+                    runs.append(run)
+        finally:
+            # Items accepted before the call was cancelled are stored: they run all the same.
+            if runs:
+                self.runs.feed(runs, parallelism)
         return str(uuid.uuid4()), items
 
     async def get(self, workflow_id: str, caller: str | None) -> pb.Workflow:

@@ -154,6 +154,18 @@ def conclude(workflow: pb.Workflow) -> None:
     workflow.finished_at.CopyFrom(now())
 
 
+def cache_value(workflow: pb.Workflow) -> bytes:
+    """The result as the cache keeps it. An assistant answer was stored in the session of
+    the run that computed it, which is not the session of whoever gets it from the cache
+    (nor does the cache store the exchange anywhere): it is kept without its session_id."""
+    result = workflow.result
+    if result.HasField("answer") and result.answer.session_id:
+        result = pb.WorkflowResult()
+        result.CopyFrom(workflow.result)
+        result.answer.session_id = ""
+    return result.SerializeToString()
+
+
 def fill_from_cache(workflow: pb.Workflow, value: bytes) -> None:
     """A finished workflow whose result is a cached one: no call made, no usage."""
     workflow.result.ParseFromString(value)

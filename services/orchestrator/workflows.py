@@ -149,7 +149,7 @@ WORKFLOWS = {
             "meetings, citing the passages it used, in the assistant session given "
             "(session_id) or a new one. An answer is cached for the question, the caller's "
             "knowledge and the session as they were: a document indexed or a turn added "
-            "since computes a new one.",
+            "since computes a new one. A cached answer is stored in no session.",
             # The answer is stored in the session as it is made, which Chat does itself: a
             # cached answer is that same exchange, so the step is not one that `writes`.
             steps=(StepSpec("answer", "assistant", "Chat", ("answer",), required=True),),

@@ -68,7 +68,10 @@ async def test_an_answer_cites_the_callers_document_and_is_cached_until_the_docu
         assert answer.session_id and answer.model and not first.cached
 
         again = (await orchestrator.CreateWorkflow(ask(), timeout=60)).workflow
-        assert again.cached and again.result.answer == answer
+        assert again.cached and again.result.answer.answer == answer.answer
+        assert again.result.answer.citations == answer.citations
+        # The first run stored its exchange in its own session; the cached one is in none.
+        assert not again.result.answer.session_id
 
         # A document indexed since: the cached answer may be stale, so it is computed anew.
         await index(assistant, "hike", HIKE)

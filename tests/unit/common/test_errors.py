@@ -139,3 +139,26 @@ def test_a_downstream_overload_never_shows_an_address_either():
     details = "queue full at ipv4:10.0.0.5:50054"
     error = from_downstream(_downstream(grpc.StatusCode.RESOURCE_EXHAUSTED, details))
     assert "10.0.0.5" not in error.status().message
+
+
+def test_a_spent_quota_of_the_caller_is_told_apart_from_a_service_overloaded():
+    from services.common.errors import QuotaSpent, is_quota_spent
+    from services.orchestrator.breaker import CircuitBreaker
+    from services.orchestrator.executor import Executor
+
+    spent = QuotaSpent("daily token budget spent", 3600.0, "daily model tokens").status()
+    overloaded = Overloaded("queue full", retry_after=1.0).status()
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    quota_call = _downstream(code, spent.message, spent)
+    busy_call = _downstream(code, overloaded.message, overloaded)
+    assert is_quota_spent(quota_call) and not is_quota_spent(busy_call)
+    assert not is_quota_spent(_refusal())
+    # One user's spent budget must not open the breaker every user's calls go through.
+    judge = Executor._judge.__get__(type("E", (), {"breaker_min_timeout": 1.0})())
+    breaker = CircuitBreaker(failures=2, reset_seconds=60)
+    for _ in range(5):
+        assert judge(breaker, quota_call, 30.0) is False
+    assert breaker.allow()
+    for _ in range(2):
+        assert judge(breaker, busy_call, 30.0) is True
+    assert not breaker.allow()

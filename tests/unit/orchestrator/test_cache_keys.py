@@ -7,7 +7,7 @@ from services.orchestrator.validation import validate_create
 from services.orchestrator.workflows import WORKFLOWS
 
 CLASSIFICATION = WORKFLOWS["classification"]
-MODELS = {"classifier": "local/minilm"}
+MODELS = {"classifier.Classify": "local/minilm"}
 
 
 def given(text="Bob sends the invoice.") -> pb.WorkflowInput:
@@ -30,7 +30,7 @@ def test_input_outputs_and_models_each_change_the_key():
     assert (
         cache_key(CLASSIFICATION, given("Other text."), ["label", "scores"], MODELS, "alice") != key
     )
-    openai = {"classifier": "openai/gpt-4o-mini"}
+    openai = {"classifier.Classify": "openai/gpt-4o-mini"}
     assert cache_key(CLASSIFICATION, given(), ["label", "scores"], openai, "alice") != key
 
 
@@ -44,12 +44,11 @@ def test_no_known_key_until_each_called_service_has_named_its_model(settings):
     ready = {"classifier": 1.0}
     keys = Keys(ready.get)
     workflow, request = _workflow(settings)
-    unknown = cache_key(
-        CLASSIFICATION, given(), list(workflow.expected_outputs), {"classifier": "?"}, "alice"
-    )
+    outputs = list(workflow.expected_outputs)
+    unknown = cache_key(CLASSIFICATION, given(), outputs, {"classifier.Classify": "?"}, "alice")
     assert keys.of(workflow, request, "alice") == unknown  # shares work in flight, finds nothing
     assert keys.of(workflow, request, "alice", known=True) is None  # so nothing is stored under it
-    keys.learn("classifier", "local/minilm")
+    keys.learn("classifier", "Classify", "local/minilm")
     assert keys.of(workflow, request, "alice") == cache_key(
         CLASSIFICATION, given(), list(workflow.expected_outputs), MODELS, "alice"
     )
@@ -63,19 +62,19 @@ def test_a_service_that_reconnected_is_unknown_until_it_replies_again(settings):
     ready = {"classifier": 1.0}
     keys = Keys(ready.get)
     workflow, request = _workflow(settings)
-    keys.learn("classifier", "local/minilm")
+    keys.learn("classifier", "Classify", "local/minilm")
     before = keys.of(workflow, request, "alice")
     ready["classifier"] = 2.0  # restarted, perhaps with another backend
     assert keys.of(workflow, request, "alice", known=True) is None
     assert keys.of(workflow, request, "alice") not in (None, before)
-    keys.learn("classifier", "openai/gpt-4o-mini")
+    keys.learn("classifier", "Classify", "openai/gpt-4o-mini")
     assert keys.of(workflow, request, "alice") not in (None, before)
 
 
 def test_a_workflow_that_indexes_a_meeting_is_never_cached_as_it_must_write_each_time(settings):
     keys = Keys({"meeting_intel": 1.0, "assistant": 1.0}.get)
-    keys.learn("meeting_intel", "local/rules")
-    keys.learn("assistant", "local/minilm")
+    keys.learn("meeting_intel", "Analyze", "local/rules")
+    keys.learn("assistant", "IndexDocument", "local/minilm")
     for outputs, cached in ((["summary"], True), (["summary", "indexed"], False)):
         request = pb.CreateWorkflowRequest(
             type="meeting_intelligence",
@@ -90,7 +89,7 @@ def test_a_workflow_that_indexes_a_meeting_is_never_cached_as_it_must_write_each
 
 def test_an_assistant_answer_is_keyed_by_the_context_it_read_and_uncached_without_one(settings):
     keys = Keys({"assistant": 1.0}.get)
-    keys.learn("assistant", "local/extractive")
+    keys.learn("assistant", "Chat", "local/extractive")
     request = pb.CreateWorkflowRequest(
         type="assistant", input=pb.WorkflowInput(text="What is the budget?")
     )
@@ -99,6 +98,9 @@ def test_an_assistant_answer_is_keyed_by_the_context_it_read_and_uncached_withou
     assert one is not None
     assert keys.of(workflow, request, "alice", known=True, context="k1") == one
     assert keys.of(workflow, request, "alice", known=True, context="k2") not in (None, one)
+    # The assistant's other RPCs answer with other models: they leave the answer's key be.
+    keys.learn("assistant", "IndexDocument", "local/minilm")
+    assert keys.of(workflow, request, "alice", known=True, context="k1") == one
     # Without the context version an answer could be stale: neither looked up nor stored.
     assert keys.of(workflow, request, "alice", context=None) is None
     assert keys.of(workflow, request, "alice", known=True) is None
