@@ -175,6 +175,7 @@ class OpenAIBackend:
             )
         )
         chunks = aiter(stream)
+        written = 0  # pieces streamed
         # The whole answer within the call's deadline, so that running out of time is an
         # error this stream reports itself (gRPC's own deadline would only cut it).
         deadline = Deadline.within(timeout) if timeout is not None else None
@@ -204,16 +205,23 @@ class OpenAIBackend:
                     reply.output_tokens = chunk.usage.completion_tokens
                 for choice in chunk.choices:
                     if choice.delta.content:
+                        written += 1
                         yield choice.delta.content
         finally:
             # Also when the caller goes away: closing the response stops the model.
             await stream.close()
-        # Priced by the configured name: servers answer with dated or file names.
-        model = settings.openai_chat_model
-        reply.cost_usd = llm.cost(settings, model, reply.input_tokens, reply.output_tokens)
-        metrics.record_usage(
-            "openai", model, reply.input_tokens, reply.output_tokens, reply.cost_usd
-        )
+            if not reply.input_tokens and not reply.output_tokens:
+                # Cut short before the model's own count came (it comes last): the prompt
+                # was read and the pieces sent were written all the same. Estimated, at
+                # about four characters a token and a token a piece, for the budgets.
+                reply.input_tokens = sum(len(m["content"]) for m in messages) // 4
+                reply.output_tokens = written
+            # Priced by the configured name: servers answer with dated or file names.
+            model = settings.openai_chat_model
+            reply.cost_usd = llm.cost(settings, model, reply.input_tokens, reply.output_tokens)
+            metrics.record_usage(
+                "openai", model, reply.input_tokens, reply.output_tokens, reply.cost_usd
+            )
 
     async def close(self) -> None:
         await self.api.close()

@@ -240,11 +240,16 @@ async def answer(
     backend, route = await choose(answerer, question, ledger, budget)
     reply = Reply()
     parts = []
-    async for piece in backend.answer(
+    answering = backend.answer(
         question.message, question.history, question.passages, reply, timeout
-    ):
-        parts.append(piece)
-        yield piece
+    )
+    try:
+        async for piece in answering:
+            parts.append(piece)
+            yield piece
+    except BaseException:  # the caller went away, the deadline passed, the model failed
+        await asyncio.shield(_cut_short(answering, ledger, question.owner, backend, reply))
+        raise
     text = "".join(parts)
     citations = [cited(hit) for hit in reply.cited]
     stored = await sessions.append(
@@ -273,6 +278,17 @@ async def answer(
         reply.cost_usd,
         route,
     )
+
+
+async def _cut_short(answering, ledger: UsageLedger, owner: str, backend, reply: Reply) -> None:
+    """An answer that ended early still spent what the model read and wrote: the budget
+    counts it (else cancelling near the end of each answer would spend without limit),
+    from the model's own figures or the backend's estimate."""
+    await answering.aclose()  # the backend's own accounting runs as it closes
+    if backend.metered and (reply.input_tokens or reply.output_tokens):
+        await ledger.add(
+            owner, backend.model, reply.input_tokens, reply.output_tokens, 0, reply.cost_usd
+        )
 
 
 def _tiers(answerer: Backend | Tiers) -> tuple[ExtractiveBackend, Backend | None]:

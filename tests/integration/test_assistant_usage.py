@@ -4,6 +4,7 @@ server (llama-server with Gemma 3 270M), the local backend needs none."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import grpc
@@ -107,9 +108,11 @@ async def test_a_spent_budget_refuses_the_model_before_it_is_called_but_not_loca
     trailers = dict(error.trailing_metadata())
     assert 1 <= int(trailers["retry-after"]) <= 86400
     assert trailers["grpc-retry-pushback-ms"] == "-1"  # a gRPC client does not retry it
-    [detail] = rpc_status.from_call(error).details
-    retry = error_details_pb2.RetryInfo()
-    assert detail.Unpack(retry) and 0 < retry.retry_delay.seconds <= 86400
+    retry, quota = error_details_pb2.RetryInfo(), error_details_pb2.QuotaFailure()
+    details = rpc_status.from_call(error).details
+    assert any(d.Unpack(retry) for d in details) and 0 < retry.retry_delay.seconds <= 86400
+    # The quota is this user's, not the service's: the orchestrator's breaker tells them apart.
+    assert any(d.Unpack(quota) for d in details) and quota.violations[0].subject
     assert refused_stream.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert len(listed.sessions) == 1  # the refused chats stored nothing
 
@@ -120,3 +123,33 @@ async def test_a_spent_budget_refuses_the_model_before_it_is_called_but_not_loca
         used = await ann.GetUsage(assistant_pb2.GetUsageRequest(), timeout=20)
     assert answered.model == "local/extractive" and "2 million" in answered.answer
     assert {d.model: d.requests for d in used.days} == {"openai/gemma": 1, "local/extractive": 1}
+
+
+async def test_an_answer_cut_short_still_counts_what_the_model_read_and_wrote(
+    suite, tmp_path, openai_chat_url
+):
+    changes = {
+        "database_url": f"sqlite:///{tmp_path}/aiorch.db",
+        "openai_base_url": openai_chat_url,
+        "openai_chat_model": "gemma",
+        "assistant_max_answer_tokens": 2000,
+    }
+    strong = assistant_settings(suite, assistant_backend="openai", **changes)
+    async with assistant(strong) as addr, stub_as(addr, "ann") as ann:
+        await index(ann, "budget.txt", BUDGET)
+        call = ann.StreamChat(
+            assistant_pb2.StreamChatRequest(message="Write a long essay about the budget."),
+            timeout=120,
+        )
+        assert (await call.read()).WhichOneof("event") == "delta"
+        call.cancel()  # before the model's own count, which comes last
+        for _ in range(50):
+            used = await ann.GetUsage(assistant_pb2.GetUsageRequest(), timeout=20)
+            if used.days:
+                break
+            await asyncio.sleep(0.1)
+    # Else cancelling near the end of each answer would spend model tokens without limit.
+    (day,) = used.days
+    assert day.model == "openai/gemma" and day.requests == 1
+    assert day.input_tokens > 50 and day.output_tokens >= 1
+    assert used.tokens_today == day.input_tokens + day.output_tokens
