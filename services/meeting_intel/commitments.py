@@ -128,8 +128,15 @@ _NOT_WORK = re.compile(
     r"|tell you|appreciate|have (?!a look|a chat|a call|a meeting|a session|to\b)"
     r"|open|close|scroll|click|paste|type|unmute|mute|unute|join|leave|disconnect|wait"
     r"|go(?! through| over)|look at|repeat|stop sharing|play|show (?:me|us|you)"
-    r"|get started|start(?: again)? with|move (?:on|to)|finish|proceed|continue with|stop"
-    r"|take (?:a )?votes?|talk about|discuss (?:it|this|that) (?:now|later)|see"
+    # the meeting's own procedure, which these verbs are only when their object is the
+    # meeting itself or missing ("let's finish", "let's start with the agenda"; "I'll
+    # finish the report" and "can you stop the staging server" are work)
+    r"|(?:get started|start(?: again)?|finish|proceed|continue|stop)"
+    r"(?: (?:up|now|here|then|today|again|for today))?$"
+    r"|(?:get started|start(?: again)?|continue|proceed) with (?:the |this )?"
+    r"(?:agenda|meeting|next|first|last|item|point|topic|question|demo|presentation)\b"
+    r"|move (?:on|to)|take (?:a )?votes?|(?:talk about|discuss) (?:it|this|that)(?: now| later)?$"
+    r"|see"
     r"|share (?:again )?(?:my|the|your|his|her) screen|share (?:again )?the screen)\b",
     re.IGNORECASE,
 )

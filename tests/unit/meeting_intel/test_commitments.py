@@ -42,3 +42,16 @@ def test_a_word_cut_where_speech_restarted_is_not_part_of_the_task():
         (TEAM, "Review the methodology"),
         (TEAM, "Use the dry run for this"),
     ]
+
+
+def test_procedure_verbs_with_real_work_as_their_object_are_tasks():
+    assert found(
+        "Ann: I'll finish the report by Friday.\n"
+        "Bob: Cara, can you stop the staging server tonight?\n"
+        "Cara: Sure. And I'll start with the literature review tomorrow.\n"
+        "Ann: Good, let's finish here. Let's start with the agenda."
+    ) == [
+        ("Ann", "Finish the report by Friday"),
+        ("Cara", "Stop the staging server tonight"),
+        ("Cara", "Start with the literature review tomorrow"),
+    ]
