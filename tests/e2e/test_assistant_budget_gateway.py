@@ -72,8 +72,8 @@ def test_a_spent_budget_is_a_429_with_retry_after_and_the_usage_url_shows_it(bud
     assert refused.status == 429, refused.body
     assert 1 <= int(refused.headers["retry-after"]) <= 86400
     assert refused.body["code"] == 8 and "daily token budget" in refused.body["message"]
-    [retry_info] = refused.body["details"]
-    assert retry_info["@type"].endswith("google.rpc.RetryInfo")
+    types = sorted(detail["@type"].rsplit("/", 1)[-1] for detail in refused.body["details"])
+    assert types == ["google.rpc.QuotaFailure", "google.rpc.RetryInfo"]
     streamed = budgeted.request("POST", "/v1/assistant/chat/stream", question, user=user)
     assert streamed.status == 429 and int(streamed.headers["retry-after"]) >= 1
 
