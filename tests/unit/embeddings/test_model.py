@@ -44,3 +44,9 @@ def test_batches_stay_under_the_padded_token_budget(encoder):
     for batch in batches:
         padded = max(lengths[i] for i in batch) * len(batch)
         assert padded <= encoder.max_batch_tokens and len(batch) <= encoder.max_batch_size
+
+
+def test_inference_threads_sleep_rather_than_spin(encoder):
+    # On shared cores a spinning thread burns the CPU the other services need.
+    options = encoder.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
