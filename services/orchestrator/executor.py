@@ -310,7 +310,7 @@ class Executor:
         if run.stored:
             return await self.store.update(run.workflow, record.now().ToJsonString(), self.owner)
         if record.is_final(run.workflow.status):
-            await self.store.insert(run.workflow, caller=run.caller)
+            await self.store.insert_finished(run.workflow, run.caller)
         return True
 
 

@@ -102,7 +102,9 @@ class Intake:
         key = self.keys.of(workflow, request, caller, context=context)
         if key is not None and (value := await self.cache.get(key)) is not None:
             record.fill_from_cache(workflow, value)
-            if not await self._insert(workflow, request, caller, keep_request=False):
+            if not request.idempotency_key:  # conflicts with nothing: written in a group
+                await self.store.insert_finished(workflow, caller)
+            elif not await self._insert(workflow, request, caller, keep_request=False):
                 return None, await self._first_with_key(caller, request, rpc_remaining)
             return None, workflow
         if self.queue is not None and not request.wait and feed:

@@ -29,11 +29,13 @@ at commit and are best effort: a listener that was away falls back on polls and 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.database import Database
+from services.common.errors import Unavailable
 
 # BYTEA is PostgreSQL's binary type; SQLite stores bytes as a BLOB whatever the name.
 MIGRATIONS = (
@@ -71,11 +73,66 @@ STEPS = "aiorch_workflow_steps"
 _UNFINISHED = f"({pb.WORKFLOW_STATUS_PENDING}, {pb.WORKFLOW_STATUS_RUNNING})"
 # SQLite takes at most 32,766 parameters a statement; stay far below.
 _IDS_PER_STATEMENT = 500
+_COLUMNS = (
+    "workflow_id, type, status, created_at, updated_at, record,"
+    " caller, idempotency_key, request, owner, lease_until, priority"
+)
+_ROWS_PER_INSERT = 200  # 12 parameters a row
+
+
+def _insert_sql(rows: int) -> str:
+    """INSERT of `rows` workflows in one statement."""
+    width = _COLUMNS.count(",") + 1
+    values = ", ".join(
+        "(" + ", ".join(f"${row * width + i}" for i in range(1, width + 1)) + ")"
+        for row in range(rows)
+    )
+    return f"INSERT INTO workflows ({_COLUMNS}) VALUES {values}"
+
+
+def _settle(batch: list[tuple[tuple, asyncio.Future]], error: Exception | None = None) -> None:
+    for _, done in batch:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
+def _row(
+    workflow: pb.Workflow,
+    caller: str,
+    idempotency_key: str = "",
+    request: bytes | None = None,
+    owner: str = "",
+    lease_until: int = 0,
+) -> tuple:
+    """A new workflow's values, in the order of _COLUMNS."""
+    now = workflow.created_at.ToJsonString()
+    return (
+        workflow.workflow_id,
+        workflow.type,
+        workflow.status,
+        now,
+        now,
+        workflow.SerializeToString(),
+        caller,
+        idempotency_key,
+        request,
+        owner,
+        lease_until,
+        workflow.priority,
+    )
 
 
 class WorkflowStore:
     def __init__(self, db: Database):
         self.db = db
+        # Finished workflows waiting for the next group write (insert_finished), each
+        # with the future its caller awaits; and the task writing them, while one does.
+        self._unwritten: list[tuple[tuple, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
 
     @classmethod
     async def open(cls, db: Database) -> WorkflowStore:
@@ -93,31 +150,57 @@ class WorkflowStore:
         lease_until: int = 0,
     ) -> bool:
         """Stores a new workflow; False when `caller` already used `idempotency_key`."""
-        now = workflow.created_at.ToJsonString()
-        sql = (
-            "INSERT INTO workflows (workflow_id, type, status, created_at, updated_at, record,"
-            " caller, idempotency_key, request, owner, lease_until, priority)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        )
-        args = (
-            workflow.workflow_id,
-            workflow.type,
-            workflow.status,
-            now,
-            now,
-            workflow.SerializeToString(),
-            caller,
-            idempotency_key,
-            request,
-            owner,
-            lease_until,
-            workflow.priority,
-        )
+        sql = _insert_sql(1)
+        args = _row(workflow, caller, idempotency_key, request, owner, lease_until)
         if not idempotency_key:  # a fresh UUID conflicts with nothing: the cheaper statement
             await self.db.execute(sql, *args)
             return True
         rows = await self.db.fetchall(f"{sql} ON CONFLICT DO NOTHING RETURNING workflow_id", *args)
         return bool(rows)
+
+    async def insert_finished(self, workflow: pb.Workflow, caller: str) -> None:
+        """Stores a workflow that ended before it was ever stored: a sync workflow with
+        no idempotency key, whose caller has had its reply. The ones that end while such
+        a write is on its way go together in the next statement (a group commit): under
+        load one round trip to the database, and one commit, serve many workflows, and
+        with no load nothing waits for company. Returns when this one is written."""
+        done = asyncio.get_running_loop().create_future()
+        self._unwritten.append((_row(workflow, caller), done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_unwritten(), name="store-writes")
+        # Shielded: a caller that stops waiting leaves its row to be written all the same.
+        await asyncio.shield(done)
+
+    async def _write_unwritten(self) -> None:
+        batch: list[tuple[tuple, asyncio.Future]] = []
+        try:
+            while self._unwritten:
+                batch = self._unwritten[:_ROWS_PER_INSERT]
+                del self._unwritten[:_ROWS_PER_INSERT]
+                try:
+                    await self.db.execute(
+                        _insert_sql(len(batch)), *(value for row, _ in batch for value in row)
+                    )
+                except Unavailable as error:  # each waiter's to retry (Executor.persist)
+                    _settle(batch, error)
+                except Exception:
+                    # A row the database refuses must not cost the others theirs: one by
+                    # one, each waiter hears of its own row.
+                    for row, done in batch:
+                        try:
+                            await self.db.execute(_insert_sql(1), *row)
+                        except Exception as error:
+                            _settle([(row, done)], error)
+                        else:
+                            _settle([(row, done)])
+                else:
+                    _settle(batch)
+                batch = []
+        finally:
+            self._writer = None
+            for _, done in [*batch, *self._unwritten]:  # cancelled: the loop is closing
+                done.cancel()
+            self._unwritten.clear()
 
     async def update(self, workflow: pb.Workflow, updated_at: str, owner: str | None) -> bool:
         """Saves a workflow that is still unfinished in the store and, with an `owner`,

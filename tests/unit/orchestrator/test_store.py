@@ -1,3 +1,4 @@
+import asyncio
 import time
 
 import pytest
@@ -131,3 +132,58 @@ async def test_prune_deletes_finished_workflows_past_the_retention_only(store, r
     assert await store.get(old_done.workflow_id) is None
     assert await store.get(old_running.workflow_id) is not None  # unfinished: never
     assert await store.get(new_done.workflow_id) is not None
+
+
+class _Counted:
+    """The store's database, counting the statements that go to it."""
+
+    def __init__(self, db):
+        self._db = db
+        self.statements = 0
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+    async def execute(self, sql, *args):
+        self.statements += 1
+        return await self._db.execute(sql, *args)
+
+
+async def test_finished_workflows_ending_together_are_written_together(store, request):
+    base = request.node.name
+    store.db = counted = _Counted(store.db)
+    finished = [_workflow(f"{base}-{i}", pb.WORKFLOW_STATUS_SUCCEEDED) for i in range(40)]
+    await asyncio.gather(*(store.insert_finished(w, f"caller-{i}") for i, w in enumerate(finished)))
+    for i, workflow in enumerate(finished):
+        assert await store.get(workflow.workflow_id, f"caller-{i}") == workflow
+    # The first goes alone (nothing waits for company); the rest came while it was written.
+    assert counted.statements <= 3
+
+
+async def test_a_row_refused_in_a_group_write_costs_the_others_nothing(store, request):
+    base = request.node.name
+    taken = _workflow(f"{base}-taken", pb.WORKFLOW_STATUS_SUCCEEDED)
+    await store.insert(taken, caller="c")
+    others = [_workflow(f"{base}-{i}", pb.WORKFLOW_STATUS_SUCCEEDED) for i in range(5)]
+    outcomes = await asyncio.gather(
+        *(store.insert_finished(w, "c") for w in [others[0], taken, *others[1:]]),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None and outcomes[2:] == [None] * 4
+    assert isinstance(outcomes[1], Exception)  # the same id twice
+    for workflow in others:
+        assert await store.get(workflow.workflow_id) == workflow
+
+
+async def test_a_finished_workflow_is_written_even_if_its_waiter_goes_away(store, request):
+    workflow = _workflow(request.node.name, pb.WORKFLOW_STATUS_SUCCEEDED)
+    waiter = asyncio.create_task(store.insert_finished(workflow, "c"))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    for _ in range(100):
+        if await store.get(workflow.workflow_id) is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert await store.get(workflow.workflow_id) == workflow
