@@ -39,12 +39,21 @@ _ADVERBS = (
 # A hedge makes a commitment a guess: "I'll try to register", "I will probably need",
 # "maybe [PERSON11] can adapt", "I hope I will send", "I think Bob should". Between the
 # subject and the task, or just before the subject.
-_HEDGE = re.compile(r"\b(?:probably|maybe|perhaps|possibly|hopefully|try)\b", re.IGNORECASE)
+_HEDGE = re.compile(r"\b(?:probably|likely|maybe|perhaps|possibly|hopefully|try)\b", re.I)
 _HEDGED_BEFORE = re.compile(
-    r"\b(?:maybe|perhaps|probably|possibly|hopefully|think|guess|hope|suppose|believe|expect"
+    r"\b(?:maybe|perhaps|probably|likely|possibly|hopefully|think|guess|hope|suppose|believe|expect"
     r"|assume)\s*,?\s*(?:that\s+)?$",
     re.IGNORECASE,
 )
+# A sentence that opens as a guess stays one until a "but" turns it: "so that's probably
+# what will be the final result, that we will ask for an extension", "maybe from tomorrow
+# on I will start writing" ("maybe not today, but I will send it tomorrow" commits).
+_HEDGED_SENTENCE = re.compile(
+    r"\b(?:maybe|perhaps|probably|likely|possibly|hopefully)\b(?!.*\bbut\b)", re.IGNORECASE
+)
+# A hedge after the verb is one too: "let's finish probably", "we are going to fix it in
+# order to performance likely better".
+_HEDGE_IN_TASK = re.compile(r"\b(?:probably|likely|maybe|perhaps|possibly|hopefully)\b", re.I)
 _TASK = rf"{_ADVERBS}(?P<task>[a-z]\w*\b.*)"
 # A commitment is a future the speaker takes on, not a need: "I have to leave", "I need to
 # check with credentials", "you have to unmute yourself" oblige nobody to anything after
@@ -70,6 +79,13 @@ _SECOND = re.compile(
 # "Would you propose ...?", "Will you merge them or?" ask for an opinion or an intention;
 # "can you" and "could you" ask for the work.
 _ASKING_VIEW = frozenset({"would", "will"})
+# Asked of a listener, showing and telling are done in the meeting, in the answer: "could
+# you demonstrate the plan C you have", "can you explain what the status is" ("I'll present
+# the results next week" is a commitment).
+_ANSWERED_HERE = re.compile(
+    r"^(?:explain|describe|demonstrate|present|show|tell|summari[sz]e|introduce|walk us)\b",
+    re.IGNORECASE,
+)
 _OBLIGES = re.compile(r"(?:have to|need to|must)\s", re.IGNORECASE)
 # A reply that takes a request on.
 _ACCEPTS = re.compile(
@@ -78,6 +94,8 @@ _ACCEPTS = re.compile(
     re.IGNORECASE,
 )
 _LEADING_NAME = re.compile(rf"^(?:{NAME}),\s*")
+# An anonymised person, as ELITR writes one: a speaker "PERSON3", a mention "[PERSON3]".
+_ANONYMISED = re.compile(r"\[?PERSON\d+\]?")
 # A request to a group names no owner: "everybody please review", "could someone send".
 _GROUP = re.compile(
     r"\b(?:everybody|everyone|all|all of you|you all|guys|someone|somebody|anyone|anybody"
@@ -135,6 +153,10 @@ _NOT_WORK = re.compile(
     r"(?: (?:up|now|here|then|today|again|for today))?$"
     r"|(?:get started|start(?: again)?|continue|proceed) with (?:the |this )?"
     r"(?:agenda|meeting|next|first|last|item|point|topic|question|demo|presentation)\b"
+    # going on as before is no new task ("let's proceed like that for the rest of the
+    # project", "we will continue this way")
+    r"|(?:proceed|continue|go on|carry on|keep going)(?: like (?:that|this)| (?:this|that|the same)"
+    r" way| as (?:before|usual|we did))"
     r"|move (?:on|to)|take (?:a )?votes?|(?:talk about|discuss) (?:it|this|that)(?: now| later)?$"
     r"|see"
     r"|share (?:again )?(?:my|the|your|his|her) screen|share (?:again )?the screen)\b",
@@ -142,20 +164,23 @@ _NOT_WORK = re.compile(
 )
 # "if you think I should ...", "what can you show ...", "doesn't let me ...", "should Bob
 # send it" (a question without its mark): a condition, a question or a denial, not a
-# commitment.
+# commitment. Nor is a clause that describes a thing ("plan B is something that Bob will
+# help with", "the things that we need to do together"): it says what a plan is, while
+# who does what is said elsewhere.
 _SUBORDINATE = re.compile(
     r"\b(?:if|whether|unless)\b[^,;]*$|\b(?:what|how|why|where|when|which)\s*$"
+    r"|\b(?:something|anything|everything|nothing|thing|things|stuff)\s+(?:that\s+)?$"
     r"|(?:n't|\bnot|\bnever)\s*$|\b(?:can|could|would|should|shall|may|might|do|does|did)\s*$",
     re.IGNORECASE,
 )
 # A task ends with its clause: a stop, a conjunction, a new subject ("Push you the link,
 # I'm now looking ...", "Decide and I will talk to ...", "send the slides and Cara will ..."),
-# or a dash where speech broke off.
+# a dash where speech broke off, or a new imperative ("I will mail you today, don't worry").
 _CLAUSE_END = re.compile(
     r"\s*(?:[;?!]|\.(?:\s|$)|,?\s+(?:because|but|although|unless|so that|if|when|since"
     r"|as long as)\b|,\s*(?:so|and then|then|right|yeah|okay|yes|no|we|you|he|she|they|it"
     r"|there)\b|(?:,|\s+and)?\s+I\b|\s+(?:and|so|then|maybe|but)\s+(?:we|you|they|he|she)\b"
-    r"|\s+[-\u2013\u2014]+(?:\s|$)|\s+(?:let's|lets)\s"
+    r"|\s+[-\u2013\u2014]+(?:\s|$)|\s+(?:let's|lets)\s|,\s*(?:don't|do not)\s"
     rf"|\s+and\s+(?:{NAME})\s+(?:will|'ll|should|must|needs? to|has to|is going to)\b)",
     re.IGNORECASE,
 )
@@ -164,6 +189,9 @@ _CLAUSE_END = re.compile(
 _RESTART = re.compile(
     r"^(?:[\w']*\w-[\s,]+(?:(?:like|yeah|yes|so|well|okay|ok|uh|um)[\s,]+)*)+", re.IGNORECASE
 )
+# A preposition with a comma after it is where speech broke off and restarted: "I will
+# talk to, with on [LOCATION1], they would like ..." says no more than "I will talk".
+_BROKEN_OFF = re.compile(r"\s+(?:to|with|on|for|of|in|at|about|from|into),.*$", re.I)
 # Words a cut clause may be left hanging on.
 _DANGLING = re.compile(r"(?:[\s,]+(?:and|or|so|then|to|that|the|a|an|with|of|for))+$", re.I)
 
@@ -206,7 +234,7 @@ def _candidates(sentence: Sentence, people: People) -> list[Candidate]:
             matches += [
                 (m.start(), pattern, m)
                 for m in _every(pattern, text)
-                if people.is_person(m.group("who"))
+                if _names_person(people, m.group("who"))
             ]
         matches += [(m.start(), _FIRST, m) for m in _every(_FIRST, text)]
         matches += [(m.start(), _TEAM, m) for m in _every(_TEAM, text)]
@@ -222,6 +250,8 @@ def _candidates(sentence: Sentence, people: People) -> list[Candidate]:
             continue
         if _HEDGE.search(said) or _HEDGED_BEFORE.search(before):
             continue
+        if _HEDGED_SENTENCE.search(before) or _HEDGE_IN_TASK.search(task):
+            continue
         if pattern is _FIRST:
             owner = sentence.speaker
         elif pattern is _TEAM:
@@ -229,7 +259,7 @@ def _candidates(sentence: Sentence, people: People) -> list[Candidate]:
         elif pattern is _SECOND:
             if (match.group("modal") or "").lower() in _ASKING_VIEW and not match.group("please"):
                 continue
-            if _GROUP.search(before):
+            if _GROUP.search(before) or _ANSWERED_HERE.match(task):
                 continue
             owner = _requested_of(people, sentence, match)
         else:
@@ -240,6 +270,16 @@ def _candidates(sentence: Sentence, people: People) -> list[Candidate]:
         found.append(Candidate(owner, task, sentence, pattern in (_FIRST, _SECOND, _TEAM)))
         taken = match.start("task") + len(task)
     return found
+
+
+def _names_person(people: People, name: str) -> bool:
+    """Whether `name` names a person. A transcript whose speakers are all anonymised
+    ("[PERSON3]") has its people's names anonymised too, so a plain capitalised word there
+    is a product or a place: "well Overleaf will work as a Git repository"."""
+    if not people.is_person(name):
+        return False
+    anonymised = people.speakers and all(_ANONYMISED.fullmatch(s) for s in people.speakers)
+    return not anonymised or _ANONYMISED.fullmatch(name) is not None
 
 
 def _every(pattern: re.Pattern, text: str) -> list[re.Match]:
@@ -279,6 +319,7 @@ def _requested_of(people: People, sentence: Sentence, match: re.Match) -> str:
 def _task(text: str, check: bool = True) -> str:
     """The task as a short imperative: up to the end of its clause, first letter upper."""
     task = _CLAUSE_END.split(_RESTART.sub("", text), maxsplit=1)[0].strip(" ,.-")
+    task = _BROKEN_OFF.sub("", task)
     task = _DANGLING.sub("", task)  # "Write to Ann to", "Do checks today and"
     if check and (_NOT_WORK.match(task) or _HERE_AND_NOW.search(task)):
         return ""

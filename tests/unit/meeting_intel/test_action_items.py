@@ -257,3 +257,45 @@ async def test_a_task_stops_where_a_new_subject_starts_and_a_turn_given_is_no_ta
         ("Bob", "Check the list of suppliers"),
         ("Bob", "Go through the open invoices"),
     ]
+
+
+def test_people_aids_and_light_verbs_are_not_what_a_task_is_about():
+    for task in (
+        "Find someone, somebody",
+        "Keep both of them",
+        "Help us a lot",
+        "Make sure you do",
+        "Make a decision",
+        "Do it together",
+        "Push you [PERSON5]",
+    ):
+        assert action_items.content_words(task) == set(), task
+    assert action_items.content_words("Make a decision on the venue") == {"venue"}
+    assert action_items.content_words("Search for a tool for you [PERSON10] to pipe text") == {
+        "tool",
+        "[person10]",
+        "pipe",
+        "text",
+    }
+
+
+async def test_what_is_promised_while_the_meeting_opens_is_not_an_action_item(prepare):
+    chat = "".join(f"Bob: Point {n} of the agenda is the budget for team {n}.\n" for n in range(30))
+    found = await items(
+        prepare,
+        "Ann: Hello everyone, I'll put the agenda link into our shared document.\n"
+        + chat
+        + "Ann: I'll send the signed contract to the lawyer.",
+    )
+    assert [(i.owner, i.task) for i in found] == [("Ann", "Send the signed contract to the lawyer")]
+
+
+async def test_a_task_that_names_only_whom_is_not_an_action_item(prepare):
+    found = await items(
+        prepare,
+        "Ann: I'll talk to Bob.\nBob: Could you send it to [PERSON4]?\nAnn: Sure.\n"
+        "Cara: I will write to Bob about the conference budget.",
+    )
+    assert [(i.owner, i.task) for i in found] == [
+        ("Cara", "Write to Bob about the conference budget")
+    ]

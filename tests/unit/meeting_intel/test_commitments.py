@@ -55,3 +55,48 @@ def test_procedure_verbs_with_real_work_as_their_object_are_tasks():
         ("Cara", "Stop the staging server tonight"),
         ("Cara", "Start with the literature review tomorrow"),
     ]
+
+
+def test_a_guess_stays_a_guess_until_a_but_and_a_hedge_after_the_verb_counts_too():
+    assert found(
+        "Ann: So that's probably the final result, that we will ask for a project extension.\n"
+        "Bob: Maybe from tomorrow on I will start writing the user manual.\n"
+        "Cara: Let's finish the budget review probably.\n"
+        "Ann: We are going to fix the parser in order to run likely faster.\n"
+        "Bob: Maybe not today, but I will send the invoice tomorrow."
+    ) == [("Bob", "Send the invoice tomorrow")]
+
+
+def test_a_clause_that_describes_a_thing_commits_nobody():
+    assert found(
+        "Ann: Plan B is something that Bob will set up on the staging server.\n"
+        "Bob: These are the things that we need to prepare for the audit.\n"
+        "Cara: I agree that we should prepare the audit checklist."
+    ) == [(TEAM, "Prepare the audit checklist")]
+
+
+def test_speech_broken_off_after_a_preposition_or_followed_by_reassurance_ends_the_task():
+    assert found(
+        "Ann: I will talk to, with the people in Prague, they would like this paper.\n"
+        "Bob: In any case I will mail you the contract today, don't worry."
+    ) == [("Bob", "Mail you the contract today")]
+
+
+def test_going_on_as_before_and_showing_or_telling_in_the_meeting_are_no_tasks():
+    assert found(
+        "Ann: That was effective, let's proceed like that for the rest of the project.\n"
+        "Bob: And we will continue this way.\n"
+        "Cara: Bob, could you demonstrate the new parser?\n"
+        "Ann: Can you explain what the status of the migration is?\n"
+        "Bob: I'll present the parser results at the review next week."
+    ) == [("Bob", "Present the parser results at the review next week")]
+
+
+def test_in_an_anonymised_meeting_only_an_anonymised_name_is_a_person():
+    assert found(
+        "(PERSON1) Well Overleaf will work as a Git repository for the paper.\n"
+        "(PERSON2) And [PERSON3] will write the abstract of the paper."
+    ) == [("PERSON3", "Write the abstract of the paper")]
+    assert found("Ann: Bob will write the abstract of the paper.") == [
+        ("Bob", "Write the abstract of the paper")
+    ]
