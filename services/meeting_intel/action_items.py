@@ -105,6 +105,7 @@ _VAGUE_TEXT = """
 _VAGUE = frozenset(_VAGUE_TEXT.split())
 _CONTENT = re.compile(r"[\w\[\]']+")
 _NAME_IN_TEXT = re.compile(rf"(?<![\w\[])({NAME})(?![\w\]])")
+_ANONYMISED_PERSON = re.compile(r"\[PERSON\d+\]")
 _YOU_CALLED = re.compile(rf"\byou,?\s+(?:{NAME})(?=\s*(?:,|$))")
 
 
@@ -177,7 +178,12 @@ def things(task: str, people: People) -> set[str]:
     """What a task is about less the people in it: "talk to [PERSON11]", "write to Bob",
     "send it to [PERSON4]" say whom, not what (on ELITR dev 4 such items, none in the
     minutes, which say "... about the new date" when they list one)."""
-    named = {w.casefold() for w in _NAME_IN_TEXT.findall(task) if people.is_person(w)}
+    # Only a speaker or an anonymised person: "update Jenkins" is about a thing.
+    named = {
+        w.casefold()
+        for w in _NAME_IN_TEXT.findall(task)
+        if people.canonical(w) in people.speakers or _ANONYMISED_PERSON.fullmatch(w)
+    }
     return content_words(task) - named
 
 

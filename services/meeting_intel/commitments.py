@@ -81,9 +81,10 @@ _SECOND = re.compile(
 _ASKING_VIEW = frozenset({"would", "will"})
 # Asked of a listener, showing and telling are done in the meeting, in the answer: "could
 # you demonstrate the plan C you have", "can you explain what the status is" ("I'll present
-# the results next week" is a commitment).
+# the results next week" is a commitment, and "can you tell Bob to renew it" a request).
 _ANSWERED_HERE = re.compile(
-    r"^(?:explain|describe|demonstrate|present|show|tell|summari[sz]e|introduce|walk us)\b",
+    r"^(?:explain|describe|demonstrate|present|show|tell(?! \S+ to\b)|summari[sz]e|introduce"
+    r"|walk us)\b",
     re.IGNORECASE,
 )
 _OBLIGES = re.compile(r"(?:have to|need to|must)\s", re.IGNORECASE)
@@ -191,7 +192,8 @@ _RESTART = re.compile(
 )
 # A preposition with a comma after it is where speech broke off and restarted: "I will
 # talk to, with on [LOCATION1], they would like ..." says no more than "I will talk".
-_BROKEN_OFF = re.compile(r"\s+(?:to|with|on|for|of|in|at|about|from|into),.*$", re.I)
+# Not "in" or "on": they end phrasal verbs ("I'll log in, download the logs").
+_BROKEN_OFF = re.compile(r"\s+(?:to|with|for|of|at|about|from|into),.*$", re.I)
 # Words a cut clause may be left hanging on.
 _DANGLING = re.compile(r"(?:[\s,]+(?:and|or|so|then|to|that|the|a|an|with|of|for))+$", re.I)
 

@@ -294,8 +294,9 @@ async def test_a_task_that_names_only_whom_is_not_an_action_item(prepare):
     found = await items(
         prepare,
         "Ann: I'll talk to Bob.\nBob: Could you send it to [PERSON4]?\nAnn: Sure.\n"
-        "Cara: I will write to Bob about the conference budget.",
+        "Cara: I will write to Bob about the conference budget.\nBob: And I'll update Jenkins.",
     )
     assert [(i.owner, i.task) for i in found] == [
-        ("Cara", "Write to Bob about the conference budget")
+        ("Cara", "Write to Bob about the conference budget"),
+        ("Bob", "Update Jenkins"),
     ]

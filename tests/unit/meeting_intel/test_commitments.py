@@ -78,8 +78,12 @@ def test_a_clause_that_describes_a_thing_commits_nobody():
 def test_speech_broken_off_after_a_preposition_or_followed_by_reassurance_ends_the_task():
     assert found(
         "Ann: I will talk to, with the people in Prague, they would like this paper.\n"
-        "Bob: In any case I will mail you the contract today, don't worry."
-    ) == [("Bob", "Mail you the contract today")]
+        "Bob: In any case I will mail you the contract today, don't worry.\n"
+        "Cara: I'll log in, download the server logs and check them."
+    ) == [
+        ("Bob", "Mail you the contract today"),
+        ("Cara", "Log in, download the server logs and check them"),
+    ]
 
 
 def test_going_on_as_before_and_showing_or_telling_in_the_meeting_are_no_tasks():
@@ -88,8 +92,12 @@ def test_going_on_as_before_and_showing_or_telling_in_the_meeting_are_no_tasks()
         "Bob: And we will continue this way.\n"
         "Cara: Bob, could you demonstrate the new parser?\n"
         "Ann: Can you explain what the status of the migration is?\n"
-        "Bob: I'll present the parser results at the review next week."
-    ) == [("Bob", "Present the parser results at the review next week")]
+        "Bob: I'll present the parser results at the review next week.\n"
+        "Cara: Ann, can you tell Dan to renew the company domain?"
+    ) == [
+        ("Bob", "Present the parser results at the review next week"),
+        ("Ann", "Tell Dan to renew the company domain"),
+    ]
 
 
 def test_in_an_anonymised_meeting_only_an_anonymised_name_is_a_person():
