@@ -112,12 +112,13 @@ _HERE_AND_NOW = re.compile(
 )
 _MOMENT = re.compile(r"\b(?:just a|one|a) (?:moment|second|sec|minute)\b", re.IGNORECASE)
 # Words that cannot start a task said as a bare verb ("I'll I'm clicking ...", "you will for
-# plan B ..."): pronouns, articles, auxiliaries, prepositions.
+# plan B ..."): pronouns, articles, auxiliaries, prepositions, and "please", which in a
+# request is politeness ("but please please [PERSON10] touch with ...": speech restarted).
 _NOT_VERB_TEXT = """
     i i'm i'll it it's its that this these those the a an we you they he she there his her
     we'll we're you'll you're they'll they're he'll she'll let's lets
     my our your their is are was were am been being will would could should can may might
-    shall must for in on at of to from with by as and or but so if because like not"""
+    shall must for in on at of to from with by as and or but so if because like not please"""
 _NOT_VERB = frozenset(_NOT_VERB_TEXT.split())
 # Base forms that end like a participle or a past tense.
 _ING_ED_TEXT = """

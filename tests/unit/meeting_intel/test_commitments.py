@@ -108,3 +108,11 @@ def test_in_an_anonymised_meeting_only_an_anonymised_name_is_a_person():
     assert found("Ann: Bob will write the abstract of the paper.") == [
         ("Bob", "Write the abstract of the paper")
     ]
+
+
+def test_please_said_again_and_again_before_a_name_is_not_a_task():
+    assert found(
+        "(PERSON1) But please please please please [PERSON2] touch with the hosting vendor.\n"
+        "(PERSON2) Okay.\n"
+        "(PERSON1) [PERSON2], please renew the certificate."
+    ) == [("PERSON2", "Renew the certificate")]
