@@ -1,6 +1,6 @@
 """Classifier quality on the dev slices: AG News, Banking77 and BBC news.
 
-    python -m eval.classifier [DATA_DIR] [--shots 8] [--seed 0] [--bbc-per-label 100]
+    python -m eval.classifier [DATA_DIR] [--shots 8] [--seed 0] [--draws 1] [--bbc-per-label 100]
 
 For each set, `--shots` examples per label are drawn first with a fixed seed and never
 evaluated; every setting is evaluated on the same remaining rows (BBC: a fixed-seed sample
@@ -21,6 +21,10 @@ over the setting's naive baseline, seconds. The zero-shot temperature and the we
 fitted on these dev slices, never on the test rows quality is judged on. The encoder is
 deterministic, so each text is encoded once; seconds are the scoring time of the setting
 (the encoding of the texts is shown once per set).
+
+One draw of a few examples per label is noisy: `--draws N` evaluates seeds `--seed` to
+`--seed + N - 1` and closes each set with every setting's mean and spread (standard
+deviation) over the draws.
 """
 
 from __future__ import annotations
@@ -155,7 +159,7 @@ def metrics(probabilities: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-async def evaluate(name, rows, embed: MemoEncoder, args) -> None:
+async def evaluate(name, rows, embed: MemoEncoder, args) -> dict[str, dict[str, float]]:
     per_label = args.bbc_per_label if name == "BBC news" else 0
     examples, evaluated = split(rows, args.shots, per_label, args.seed)
     names = sorted(examples)
@@ -189,6 +193,7 @@ async def evaluate(name, rows, embed: MemoEncoder, args) -> None:
     header = ["setting", "accuracy", "macro-F1", "log-loss", "ECE", "vs naive", "seconds"]
     print(" | ".join(f"{h:>24}" if i == 0 else f"{h:>8}" for i, h in enumerate(header)))
     baseline = 0.0
+    results = {}
     for setting, run in settings.items():
         started = time.perf_counter()
         probabilities = run()
@@ -196,11 +201,25 @@ async def evaluate(name, rows, embed: MemoEncoder, args) -> None:
             probabilities = await probabilities
         seconds = time.perf_counter() - started
         figures = metrics(probabilities, truth)
+        results[setting] = figures
         if setting.endswith("naive"):
             baseline = figures["accuracy"]
         cells = [f"{v:8.3f}" for v in figures.values()]
         cells.append(f"{figures['accuracy'] - baseline:+8.3f}")
         print(f"{setting:>24} | " + " | ".join([*cells, f"{seconds:8.1f}"]), flush=True)
+    return results
+
+
+def summarise(name: str, draws: list[dict[str, dict[str, float]]]) -> None:
+    """Every setting's mean and spread over the draws."""
+    print(f"\n{name}: mean ± standard deviation over {len(draws)} draws")
+    for setting in draws[0]:
+        cells = [
+            f"{k} {np.mean(v):.3f} ± {np.std(v):.3f}"
+            for k in draws[0][setting]
+            for v in [[d[setting][k] for d in draws]]
+        ]
+        print(f"{setting:>24} | " + " | ".join(cells), flush=True)
 
 
 async def main() -> None:
@@ -210,6 +229,7 @@ async def main() -> None:
     )
     parser.add_argument("--shots", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--draws", type=int, default=1, help="seeds from --seed, summarised")
     parser.add_argument("--bbc-per-label", type=int, default=100, help="0: every article")
     parser.add_argument("--only", help="one set: 'AG News', 'Banking77' or 'BBC news'")
     args = parser.parse_args()
@@ -236,7 +256,15 @@ async def main() -> None:
             print(f"\n{name}: not found under {args.data_dir}, skipped")
             continue
         found += 1
-        await evaluate(name, rows, embed, args)
+        draws = []
+        for seed in range(args.seed, args.seed + args.draws):
+            draws.append(
+                await evaluate(
+                    name, rows, embed, argparse.Namespace(**{**vars(args), "seed": seed})
+                )
+            )
+        if args.draws > 1:
+            summarise(name, draws)
     if not found:
         sys.exit(f"no dev set under {args.data_dir}")
 

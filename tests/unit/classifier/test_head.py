@@ -52,3 +52,18 @@ def test_a_misleading_prompt_is_given_no_weight(world):
     prior = head.fit(misleading, examples, labels, 25.0)
     none = head.fit(misleading, examples, labels)
     assert prior.weights == pytest.approx(none.weights)
+
+
+def test_few_noisy_examples_in_many_dimensions_are_held_near_a_faithful_prompt():
+    rng = np.random.default_rng(2)
+    centres = unit(rng.standard_normal((LABELS, 384)))
+    examples, labels = draw(centres, 4, 2.0 / np.sqrt(8), rng)
+    assert head.fit(centres, examples, labels).penalty == max(head.PENALTIES)
+
+
+def test_plentiful_clean_examples_may_depart_from_a_misleading_prompt():
+    rng = np.random.default_rng(2)
+    centres = unit(rng.standard_normal((LABELS, DIMENSIONS)))
+    examples, labels = draw(centres, 32, 0.5, rng)
+    misleading = np.roll(centres, 1, axis=0)
+    assert head.fit(misleading, examples, labels).penalty == min(head.PENALTIES)
