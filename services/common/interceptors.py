@@ -6,14 +6,16 @@ services.common.telemetry), so servicers never handle any of it themselves.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from services.common import caller
-from services.common.errors import status_of
+from services.common.errors import InvalidInput, status_of
 
 log = logging.getLogger("aiorch.rpc")
 
@@ -49,9 +51,38 @@ class _Status(grpc.Status):
     trailing_metadata: tuple
 
 
+# Set, in the call's own task, when its request could not be decoded (see _decoding).
+_UNDECODABLE: contextvars.ContextVar[bool] = contextvars.ContextVar("undecodable", default=False)
+
+
+def _decoding(deserializer):
+    """`deserializer` that answers a request it cannot decode with an empty one, marked.
+    gRPC's own answer to a decoding error is UNKNOWN with the library's text, which the
+    gateway makes a 500: protobuf's decoder refuses, for one, a message nested deeper than
+    its limit, which a JSON body at the gateway (a Struct of lists of lists ...) is
+    enough to give. Marked, it is the caller's mistake: INVALID_ARGUMENT."""
+    if deserializer is None:
+        return None
+
+    def decode(raw: bytes):
+        try:
+            return deserializer(raw)
+        except DecodeError:
+            _UNDECODABLE.set(True)
+            return deserializer(b"")
+
+    return decode
+
+
+def _check_decoded() -> None:
+    if _UNDECODABLE.get():
+        raise InvalidInput("request", "could not be decoded: malformed, or nested too deeply")
+
+
 def _wrap_unary(behavior):
     async def handle(request, context):
         try:
+            _check_decoded()
             reply = await behavior(request, context)
             if attempt := _attempt(context):
                 context.set_trailing_metadata(attempt)
@@ -67,6 +98,7 @@ def _wrap_unary(behavior):
 def _wrap_stream(behavior):
     async def handle(request, context):
         try:
+            _check_decoded()
             async for reply in behavior(request, context):
                 yield reply
         except grpc.aio.AbortError:
@@ -84,10 +116,15 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
+        decode = _decoding(handler.request_deserializer)
         if handler.unary_unary:
-            return handler._replace(unary_unary=_wrap_unary(handler.unary_unary))
+            return handler._replace(
+                unary_unary=_wrap_unary(handler.unary_unary), request_deserializer=decode
+            )
         if handler.unary_stream:
-            return handler._replace(unary_stream=_wrap_stream(handler.unary_stream))
+            return handler._replace(
+                unary_stream=_wrap_stream(handler.unary_stream), request_deserializer=decode
+            )
         return handler
 
 

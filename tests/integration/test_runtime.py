@@ -93,6 +93,24 @@ async def test_invalid_input_reaches_the_client_with_field_violations():
     assert field_violations(rpc_status.from_call(caught.value)) == {"texts[0]": "must not be empty"}
 
 
+async def test_a_request_that_cannot_be_decoded_is_invalid_argument_not_unknown():
+    # Through the gateway a JSON body nested past protobuf's depth limit gets this far;
+    # gRPC's own answer (UNKNOWN with the decoder's text) became a 500 there.
+    server = await started(ScriptedEmbeddings())
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        raw = channel.unary_unary(f"/{EMBEDDINGS}/Embed")  # bytes in, bytes out
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await raw(b"\x0a\xff", timeout=5)  # a field whose length runs past the end
+        after = embeddings_pb2.EmbedResponse.FromString(
+            await raw(embeddings_pb2.EmbedRequest(texts=["x"]).SerializeToString(), timeout=5)
+        )
+    await server.stop(0)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    violations = field_violations(rpc_status.from_call(caught.value))
+    assert set(violations) == {"request"} and "decoded" in violations["request"]
+    assert after.model == "scripted"  # the next call is decoded as ever
+
+
 async def test_overload_reaches_the_client_with_retry_info():
     # The channel retries an overload after its pushback; one that outlasts every attempt
     # reaches the client as it was sent.
