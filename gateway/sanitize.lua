@@ -98,8 +98,12 @@ function envoy_on_request(handle)
     handle:respond({[":status"] = "400"}, "path or query: percent escapes that are not UTF-8")
     return
   end
+  -- Native gRPC bodies are protobuf. Any other body the transcoder reads as JSON,
+  -- whatever its content-type says (text/plain, or none), so each one is checked: a
+  -- body sent as text/plain went past this check, and a Struct nested 60 deep reached a
+  -- service's decoder, past protobuf's depth limit.
   local content_type = headers:get("content-type") or ""
-  if not content_type:find("json", 1, true) then
+  if content_type:find("^application/grpc") then
     return
   end
   local body = handle:body()

@@ -79,6 +79,24 @@ def test_tracked_activity_counts_for_the_user_of_the_header(suite):
     assert int(body["total"]) == 3
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
+def test_a_body_nested_too_deeply_answers_400_whatever_its_content_type(suite, content_type):
+    # The transcoder reads any body but gRPC's as JSON, text/plain or none at all. Nested
+    # 60 deep in a Struct it went past protobuf's depth limit in the service (a 500).
+    nested: object = {"n": 1}
+    for _ in range(60):
+        nested = {"a": nested}
+    body = json.dumps({"activity_type": "login", "metadata": nested}).encode()
+    headers = suite.auth(E2E_USER) | ({"content-type": content_type} if content_type else {})
+    request = urllib.request.Request(
+        suite.url + f"{PERFORMANCE}/activity/track", data=body, method="POST", headers=headers
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    assert b"nested deeper than 24 levels" in caught.value.read()
+
+
 def test_tracking_without_a_token_answers_401(suite):
     status, body = call(
         suite, "POST", f"{PERFORMANCE}/activity/track", {"activity_type": "login"}, user=None
