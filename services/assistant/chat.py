@@ -204,10 +204,11 @@ async def choose(
     """The backend that answers `question` and, with tiers, the router's decision. A
     backend that spends model tokens is not chosen once the owner's budget for the day is
     spent: alone, the call is refused (BudgetSpent); with tiers, the cheap one answers."""
-    if not isinstance(answerer, Tiers):
-        if answerer.metered:
-            await ledger.check(budget, question.owner, answerer.model)
-        return answerer, None
+    if not isinstance(answerer, Tiers) or not answerer.routes:
+        alone = answerer.strong if isinstance(answerer, Tiers) else answerer
+        if alone.metered:
+            await ledger.check(budget, question.owner, alone.model)
+        return alone, None
     route = answerer.decide(question.message, question.passages)
     chosen = answerer.backend(route)
     if chosen.metered:
@@ -319,7 +320,10 @@ async def _choose_for(
         await ledger.check(budget, question.owner, strong.model)
         return strong, None
     assert agent.tier == ROUTED
-    tiers = answerer if isinstance(answerer, Tiers) else Tiers(cheap, strong, Thresholds())
+    if isinstance(answerer, Tiers):  # routed for this agent, with the configured thresholds
+        tiers = Tiers(answerer.cheap, answerer.strong, answerer.thresholds)
+    else:
+        tiers = Tiers(cheap, strong, Thresholds())
     return await choose(tiers, question, ledger, budget)
 
 

@@ -107,12 +107,21 @@ def decide(
 
 
 class Tiers:
-    """The backends the router chooses between, and its thresholds."""
+    """The backends the router chooses between, and its thresholds. `routes`: whether a
+    chat is routed; if not (AIORCH_ASSISTANT_BACKEND=openai), the strong tier answers it,
+    and only an agent of the routed tier (`auto`) goes through the router."""
 
-    def __init__(self, cheap: ExtractiveBackend, strong: Backend, thresholds: Thresholds):
+    def __init__(
+        self,
+        cheap: ExtractiveBackend,
+        strong: Backend,
+        thresholds: Thresholds,
+        routes: bool = True,
+    ):
         self.cheap = cheap
         self.strong = strong
         self.thresholds = thresholds
+        self.routes = routes
 
     def decide(self, question: str, passages: Sequence[Hit]) -> Route:
         return decide(question, passages, self.cheap, self.thresholds)
@@ -125,12 +134,14 @@ class Tiers:
 
 
 def open_answerer(settings: AssistantSettings) -> Backend | Tiers:
-    """What answers chats (AIORCH_ASSISTANT_BACKEND): one backend, or both tiers."""
-    if settings.assistant_backend != "routed":
+    """What answers chats (AIORCH_ASSISTANT_BACKEND): the local backend alone, or both
+    tiers, routed or not; the router's thresholds are the settings' in either case."""
+    if settings.assistant_backend not in ("routed", "openai"):
         return open_backend(settings)
     thresholds = Thresholds(
         settings.assistant_route_min_score,
         settings.assistant_route_min_coverage,
         settings.assistant_route_max_words,
     )
-    return Tiers(ExtractiveBackend(), OpenAIBackend(settings), thresholds)
+    routes = settings.assistant_backend == "routed"
+    return Tiers(ExtractiveBackend(), OpenAIBackend(settings), thresholds, routes)

@@ -88,3 +88,27 @@ async def test_several_agents_answer_at_once_and_their_answers_are_merged(
     assert last.answer.answer == "".join(r.delta for r in deltas) == last.answer.agents[0].answer
     assert last.answer.agents[0].tier == "strong" and last.answer.route.tier == ""
     assert {d.model: d.requests for d in used.days} == {"local/extractive": 1, "openai/gemma": 3}
+
+
+async def test_the_auto_agent_routes_with_the_configured_thresholds_under_the_openai_backend(
+    suite, tmp_path, openai_chat_url
+):
+    # One content word at most sends every question to the model; the default
+    # thresholds keep this one, well answered by the document, on the cheap tier.
+    settings = assistant_settings(
+        suite,
+        database_url=f"sqlite:///{tmp_path}/aiorch.db",
+        assistant_backend="openai",
+        openai_base_url=openai_chat_url,
+        openai_chat_model="gemma",
+        assistant_max_answer_tokens=8,
+        assistant_route_max_words=1,
+    )
+    async with assistant(settings) as addr, stub_as(addr, "ann") as ann:
+        await index(ann, "budget.txt", BUDGET)
+        reply = await ann.Chat(
+            assistant_pb2.ChatRequest(message=QUESTION, agents=["auto"]), timeout=120
+        )
+    [auto] = reply.agents
+    assert auto.tier == "strong" and auto.model == "openai/gemma"
+    assert auto.route.tier == "strong" and "over 1" in auto.route.reason
