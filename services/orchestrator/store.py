@@ -343,27 +343,20 @@ class WorkflowStore:
         One statement, so admission costs no extra round trip; replicas admitting at the
         same moment may each see room for one more, so the bound holds within the number
         of requests admitted at once."""
-        now = workflow.created_at.ToJsonString()
+        # $1: the priority counted; then the row's values; then queued_at and the limit.
+        # Owned by nobody (owner '', lease_until 0) until a replica takes it.
+        row = _row(workflow, caller, idempotency_key, request)
+        values = ", ".join(f"${i}" for i in range(2, len(row) + 2))
         rows = await self.db.fetchall(
             "WITH waiting AS (SELECT count(*) AS n FROM workflows"
             " WHERE queued_at > 0 AND priority = $1),"
-            " added AS (INSERT INTO workflows (workflow_id, type, status, created_at,"
-            " updated_at, record, caller, idempotency_key, request, priority, queued_at)"
-            " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM waiting WHERE n < $13"
+            f" added AS (INSERT INTO workflows ({_COLUMNS}, queued_at)"
+            f" SELECT {values}, ${len(row) + 2} FROM waiting WHERE n < ${len(row) + 3}"
             " ON CONFLICT DO NOTHING RETURNING workflow_id)"
             " SELECT (SELECT count(*) FROM added), (SELECT n FROM waiting),"
             f" (SELECT count(*) FROM (SELECT pg_notify('{QUEUED}', '') FROM added) AS told)",
             workflow.priority,
-            workflow.workflow_id,
-            workflow.type,
-            workflow.status,
-            now,
-            now,
-            workflow.SerializeToString(),
-            caller,
-            idempotency_key,
-            request,
-            workflow.priority,
+            *row,
             queued_at,
             limit,
         )
