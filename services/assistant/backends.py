@@ -225,10 +225,3 @@ class OpenAIBackend:
 
     async def close(self) -> None:
         await self.api.close()
-
-
-def open_backend(settings: AssistantSettings) -> Backend:
-    """The backend `settings` choose (AIORCH_ASSISTANT_BACKEND)."""
-    if settings.assistant_backend == "openai":
-        return OpenAIBackend(settings)
-    return ExtractiveBackend()

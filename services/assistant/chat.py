@@ -15,7 +15,7 @@ from services.assistant import knowledge
 from services.assistant.agents import CHEAP, ROUTED, STRONG, Agent, NoChatModel
 from services.assistant.backends import Backend, ExtractiveBackend, Reply, pieces
 from services.assistant.knowledge import Limits
-from services.assistant.routing import Route, Thresholds, Tiers
+from services.assistant.routing import Route, Tiers
 from services.assistant.sessions import (
     ASSISTANT,
     USER,
@@ -196,7 +196,7 @@ async def ask(
 
 
 async def choose(
-    answerer: Backend | Tiers,
+    answerer: ExtractiveBackend | Tiers,
     question: Question,
     ledger: UsageLedger,
     budget: Budget,
@@ -204,11 +204,11 @@ async def choose(
     """The backend that answers `question` and, with tiers, the router's decision. A
     backend that spends model tokens is not chosen once the owner's budget for the day is
     spent: alone, the call is refused (BudgetSpent); with tiers, the cheap one answers."""
-    if not isinstance(answerer, Tiers) or not answerer.routes:
-        alone = answerer.strong if isinstance(answerer, Tiers) else answerer
-        if alone.metered:
-            await ledger.check(budget, question.owner, alone.model)
-        return alone, None
+    if not isinstance(answerer, Tiers):  # the local backend: no model, no budget
+        return answerer, None
+    if not answerer.routes:  # the chat model answers every chat
+        await ledger.check(budget, question.owner, answerer.strong.model)
+        return answerer.strong, None
     route = answerer.decide(question.message, question.passages)
     chosen = answerer.backend(route)
     if chosen.metered:
@@ -221,7 +221,7 @@ async def choose(
 
 
 async def answer(
-    answerer: Backend | Tiers,
+    answerer: ExtractiveBackend | Tiers,
     sessions: SessionStore,
     question: Question,
     timeout: float | None,
@@ -292,18 +292,16 @@ async def _cut_short(answering, ledger: UsageLedger, owner: str, backend, reply:
         )
 
 
-def _tiers(answerer: Backend | Tiers) -> tuple[ExtractiveBackend, Backend | None]:
+def _tiers(answerer: ExtractiveBackend | Tiers) -> tuple[ExtractiveBackend, Backend | None]:
     """The cheap and the strong backend of what answers (None: no chat model)."""
     if isinstance(answerer, Tiers):
         return answerer.cheap, answerer.strong
-    if isinstance(answerer, ExtractiveBackend):
-        return answerer, None
-    return ExtractiveBackend(), answerer  # quoting costs nothing: always at hand
+    return answerer, None
 
 
 async def _choose_for(
     agent: Agent,
-    answerer: Backend | Tiers,
+    answerer: ExtractiveBackend | Tiers,
     question: Question,
     ledger: UsageLedger,
     budget: Budget,
@@ -320,11 +318,8 @@ async def _choose_for(
         await ledger.check(budget, question.owner, strong.model)
         return strong, None
     assert agent.tier == ROUTED
-    if isinstance(answerer, Tiers):  # routed for this agent, with the configured thresholds
-        tiers = Tiers(answerer.cheap, answerer.strong, answerer.thresholds)
-    else:
-        tiers = Tiers(cheap, strong, Thresholds())
-    return await choose(tiers, question, ledger, budget)
+    assert isinstance(answerer, Tiers)  # a chat model (strong) comes with both tiers
+    return await choose(answerer.routed(), question, ledger, budget)
 
 
 async def _run(agent: Agent, backend: Backend, question: Question, timeout: float | None):
@@ -372,7 +367,7 @@ def _renumbered(renumber: dict[int, int], match: re.Match[str]) -> str:
 
 
 async def _answer_by_agents(
-    answerer: Backend | Tiers,
+    answerer: ExtractiveBackend | Tiers,
     sessions: SessionStore,
     question: Question,
     timeout: float | None,

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from services.assistant.backends import Backend, ExtractiveBackend, OpenAIBackend, open_backend
+from services.assistant.backends import Backend, ExtractiveBackend, OpenAIBackend
 from services.assistant.settings import AssistantSettings
 from services.assistant.store import Hit
 from services.common.stopwords import WRITTEN
@@ -123,6 +123,10 @@ class Tiers:
         self.thresholds = thresholds
         self.routes = routes
 
+    def routed(self) -> Tiers:
+        """The same tiers and thresholds, routing (for an agent of the routed tier)."""
+        return Tiers(self.cheap, self.strong, self.thresholds)
+
     def decide(self, question: str, passages: Sequence[Hit]) -> Route:
         return decide(question, passages, self.cheap, self.thresholds)
 
@@ -133,11 +137,11 @@ class Tiers:
         await self.strong.close()
 
 
-def open_answerer(settings: AssistantSettings) -> Backend | Tiers:
+def open_answerer(settings: AssistantSettings) -> ExtractiveBackend | Tiers:
     """What answers chats (AIORCH_ASSISTANT_BACKEND): the local backend alone, or both
     tiers, routed or not; the router's thresholds are the settings' in either case."""
     if settings.assistant_backend not in ("routed", "openai"):
-        return open_backend(settings)
+        return ExtractiveBackend()
     thresholds = Thresholds(
         settings.assistant_route_min_score,
         settings.assistant_route_min_coverage,

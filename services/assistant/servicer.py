@@ -10,7 +10,7 @@ import grpc
 
 from aiorch.v1 import assistant_pb2, assistant_pb2_grpc
 from services.assistant import agents, chat, knowledge, messages, usage
-from services.assistant.backends import Backend
+from services.assistant.backends import ExtractiveBackend
 from services.assistant.chat import Answer, ChatLimits
 from services.assistant.knowledge import Embed, Limits
 from services.assistant.routing import Tiers
@@ -30,7 +30,7 @@ class AssistantServicer(assistant_pb2_grpc.AssistantServiceServicer):
         limits: Limits,
         deadline_margin_seconds: float,
         sessions: SessionStore,
-        backend: Backend | Tiers,
+        backend: ExtractiveBackend | Tiers,
         ledger: UsageLedger,
         budget: Budget,
         chat_limits: ChatLimits | None = None,
