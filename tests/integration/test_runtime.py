@@ -227,10 +227,11 @@ async def test_replicas_listed_by_address_share_the_calls_round_robin():
 
 
 # A service whose drain never ends, run as `python -m services.<name>` runs it: serve().
-_STUCK = """
-import asyncio, sys
+# A service as its __main__ starts it (server.run, its settings from AIORCH_*), whose
+# drain either returns or ignores the stop.
+_SERVICE = """
+import asyncio, logging, sys
 from services.common import server
-from services.common.logs import configure_logging
 from services.common.settings import Settings
 
 server.CLOSE_SECONDS = 0.5
@@ -238,17 +239,23 @@ server.CLOSE_SECONDS = 0.5
 async def wait_forever(grace):
     await asyncio.shield(asyncio.Event().wait())  # the drain itself ignores cancel
 
-async def build(settings, stack):
-    return [server.Service("aiorch.v1.Stuck", None, lambda s, srv: None, drain=wait_forever)]
+async def done(grace):
+    return None
 
-settings = Settings(grace_seconds=0.2, embeddings_addr=sys.argv[1],
-                    embeddings_metrics_addr="")
-configure_logging("INFO")
-asyncio.run(server.serve("embeddings", build, settings))
+async def build(settings, stack):
+    loop = type(asyncio.get_running_loop())
+    logging.getLogger("test").info("loop", extra={"loop": f"{loop.__module__}.{loop.__name__}"})
+    drain = wait_forever if sys.argv[1] == "stuck" else done
+    return [server.Service("aiorch.v1.Stuck", None, lambda s, srv: None, drain=drain)]
+
+server.run("embeddings", build, Settings)
 """
 
 
-def test_a_stop_that_overruns_its_grace_says_what_it_waits_on_and_exits(tmp_path):
+def _start_and_stop(drain: str) -> tuple[int, str, str]:
+    """Starts the service with `drain`, stops it with SIGTERM once it serves:
+    (exit code, its log up to serving, the rest of its log)."""
+    import os
     import signal
     import subprocess
     import sys
@@ -256,21 +263,42 @@ def test_a_stop_that_overruns_its_grace_says_what_it_waits_on_and_exits(tmp_path
     from services.common.settings import PROJECT_ROOT
     from tools.suite import free_addr
 
+    env = os.environ | {
+        "AIORCH_GRACE_SECONDS": "0.2",
+        "AIORCH_EMBEDDINGS_ADDR": free_addr(),
+        "AIORCH_EMBEDDINGS_METRICS_ADDR": "",
+        "AIORCH_LOG_LEVEL": "INFO",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-c", _STUCK, free_addr()],
+        [sys.executable, "-c", _SERVICE, drain],
         cwd=PROJECT_ROOT,
+        env=env,
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    started = ""
     try:
         for line in process.stderr:  # serving: now stop it
+            started += line
             if '"serving"' in line:
                 break
         process.send_signal(signal.SIGTERM)
         _, rest = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 1
+    return process.returncode, started, rest
+
+
+def test_a_service_runs_on_uvloop_and_stops_cleanly():
+    code, started, rest = _start_and_stop("done")
+    assert '"loop": "uvloop.Loop"' in started
+    assert '"stopped"' in rest
+    assert code == 0
+
+
+def test_a_stop_that_overruns_its_grace_says_what_it_waits_on_and_exits():
+    code, _, rest = _start_and_stop("stuck")
+    assert code == 1
     assert "the stop overran its grace; exiting now" in rest
     assert "wait_forever" in rest  # the task it waited on, named
