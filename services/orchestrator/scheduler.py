@@ -9,13 +9,17 @@ until they run. Work that was accepted earlier and must run whatever the load (r
 after a restart) enters without one.
 
 Each job runs in a task of its own, so cancelling one job cancels exactly its await chain,
-down to its in-flight gRPC calls, and never a worker.
+down to its in-flight gRPC calls. There are no worker tasks: a job starts as soon as it
+is submitted while fewer than `workers` run, and each job that ends starts the next one
+queued. (Worker tasks fed through a semaphore cost each workflow two task switches and an
+asyncio.wait on the way in, and bounded nothing more.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import math
 import time
 from collections import deque
@@ -61,9 +65,8 @@ class Scheduler:
         self.clock = clock
         self._queues: dict[int, deque[_Entry]] = {p: deque() for p in sizes}
         self._reserved = dict.fromkeys(sizes, 0)
-        self._ready = asyncio.Semaphore(0)
-        self._workers: list[asyncio.Task] = []
         self.running: dict[str, asyncio.Task] = {}
+        self.started = False
         self.closed = False
         # Recent waits in the queue, per priority, and a running mean of job durations
         # (for Retry-After and for Optimize).
@@ -71,7 +74,9 @@ class Scheduler:
         self.mean_run_seconds = 0.0
 
     def start(self) -> None:
-        self._workers = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+        """Jobs run from now on (those submitted before wait until then)."""
+        self.started = True
+        self._dispatch()
 
     def room(self) -> int:
         """How many more jobs would start at once (none while stopping)."""
@@ -121,7 +126,7 @@ class Scheduler:
             priority, size = ticket.priority, ticket.size
         self.queued_bytes += size
         self._queues[priority].append(_Entry(key, priority, job, self.clock() - waited, size))
-        self._ready.release()
+        self._dispatch()
 
     def remove(self, key: str) -> bool:
         """Takes a job out of its queue before it started; False when it is not queued."""
@@ -139,22 +144,25 @@ class Scheduler:
         estimate = ahead * max(self.mean_run_seconds, 0.05) / self.workers
         return float(min(60, max(1, math.ceil(estimate))))
 
-    async def _work(self) -> None:
-        while True:
-            await self._ready.acquire()
+    def _dispatch(self) -> None:
+        """Starts queued jobs, highest priority first, while fewer than `workers` run."""
+        while self.started and not self.closed and len(self.running) < self.workers:
             entry = next((q.popleft() for p in self.order if (q := self._queues[p])), None)
-            if entry is None:  # removed while queued
-                continue
+            if entry is None:
+                return
             self.queued_bytes -= entry.size
             started = self.clock()
             self.waits[entry.priority].append(started - entry.enqueued_at)
             metrics.queue_wait(entry.priority, started - entry.enqueued_at)
             task = asyncio.create_task(entry.job(), context=entry.context)
             self.running[entry.key] = task
-            # wait(), not await: stopping a worker must not cancel the job it runs.
-            await asyncio.wait({task})
-            self.running.pop(entry.key, None)
-            self.mean_run_seconds += 0.1 * ((self.clock() - started) - self.mean_run_seconds)
+            task.add_done_callback(functools.partial(self._ended, entry.key, started))
+
+    def _ended(self, key: str, started: float, task: asyncio.Task) -> None:
+        if self.running.get(key) is task:
+            del self.running[key]
+        self.mean_run_seconds += 0.1 * ((self.clock() - started) - self.mean_run_seconds)
+        self._dispatch()
 
     async def stop(self, grace: float, before_cancel: Callable[[], None] = lambda: None) -> None:
         """Refuses new work, lets running jobs finish within `grace`, then cancels them.
@@ -169,7 +177,7 @@ class Scheduler:
         if running:
             await asyncio.wait(running, timeout=grace)
         before_cancel()
-        tasks = (*self.running.values(), *self._workers)
+        tasks = tuple(self.running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

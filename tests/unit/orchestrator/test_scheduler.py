@@ -151,3 +151,36 @@ async def test_a_job_that_waited_elsewhere_counts_that_wait():
     await asyncio.wait_for(done.wait(), 1)
     assert 2.5 <= s.waits[NORMAL][-1] < 3.0
     await s.stop(0)
+
+
+async def test_at_most_workers_jobs_run_at_once_and_each_end_starts_the_next():
+    s = scheduler(workers=2)
+    running, most, ran = set(), 0, []
+    gates = {name: asyncio.Event() for name in "abcde"}
+
+    def job(name):
+        async def run():
+            nonlocal most
+            running.add(name)
+            most = max(most, len(running))
+            await gates[name].wait()
+            running.discard(name)
+            ran.append(name)
+
+        return run
+
+    for name in gates:
+        s.submit(name, job(name), s.reserve(NORMAL))
+    await asyncio.sleep(0.01)
+    assert running == set()  # nothing runs before the scheduler starts
+    s.start()
+    await asyncio.sleep(0.01)
+    assert running == {"a", "b"}
+    for name in gates:
+        gates[name].set()
+        await asyncio.sleep(0.01)
+    assert ran == list("abcde")
+    assert most == 2
+    assert s.running == {} and s.room() == 2
+    assert s.mean_run_seconds > 0
+    await s.stop(1)
