@@ -245,7 +245,8 @@ async def main() -> None:
     )
     print(
         f"encoder: {embed.encoder.model_id}; name wordings {zero_shot.TEMPLATES}; "
-        f"description weight {zero_shot.DESCRIPTION_WEIGHT}; temperature {zero_shot.TEMPERATURE}"
+        f"description weight {zero_shot.DESCRIPTION_WEIGHT}; temperature "
+        f"{zero_shot.TEMPERATURE} at 4 labels, x (1 + {zero_shot.LABELS_SLOPE} ln(labels / 4))"
     )
     found = 0
     for name in ("AG News", "Banking77", "BBC news"):

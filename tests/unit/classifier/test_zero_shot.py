@@ -129,3 +129,23 @@ async def test_a_caller_that_goes_away_leaves_the_fit_to_those_still_waiting():
     assert first.cancelled()
     assert await heads.get(("set", "model"), fit) == "the head"  # kept for the next
     assert len(fits) == 1
+
+
+async def test_with_many_labels_the_same_lead_in_cosine_is_trusted_less():
+    # A near miss is likelier among 77 intents than among 4 topics: the same lead of the
+    # best label's cosine over the runner-up's gives it smaller odds.
+    import numpy as np
+
+    from services.classifier.zero_shot import name_prompts, probabilities
+    from services.embeddings.client import Vectors
+
+    async def odds(count: int) -> float:
+        labels = [LabelSpec(f"label {i}") for i in range(count)]
+        axes = np.eye(count + 1)
+        by_text = {p: axes[i] for i, label in enumerate(labels) for p in name_prompts(label)}
+        document = 0.3 * axes[0] + 0.2 * axes[1] + axes[count]
+        document /= np.linalg.norm(document)
+        row = (await probabilities(labels, document[None], Vectors(by_text, 0, "m")))[0]
+        return float(row[0] / row[1])
+
+    assert await odds(77) < await odds(5) < await odds(4)
