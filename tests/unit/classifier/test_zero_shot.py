@@ -149,3 +149,23 @@ async def test_with_many_labels_the_same_lead_in_cosine_is_trusted_less():
         return float(row[0] / row[1])
 
     assert await odds(77) < await odds(5) < await odds(4)
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("card_arrival", "card arrival"),
+        ("activateMyCard", "activate My Card"),
+        ("ActivateMyCard", "Activate My Card"),
+        ("top-up_failed", "top up failed"),
+        ("follow-up call", "follow-up call"),  # words already
+        ("Sports", "Sports"),
+        ("  business  ", "business"),
+        ("_", "_"),  # nothing but joins: the name itself
+    ],
+)
+def test_label_names_written_as_identifiers_are_prompted_as_words(name, words):
+    from services.classifier.zero_shot import LabelSpec, name_prompts, wording
+
+    assert wording(name) == words
+    assert name_prompts(LabelSpec(name))[0] == f"This text is about {words}."
