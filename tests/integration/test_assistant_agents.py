@@ -14,6 +14,19 @@ from tests.integration.test_assistant_usage import assistant, assistant_settings
 QUESTION = "What is the marketing budget for next year?"
 
 
+def _on_the_model(suite, tmp_path, url: str, **changes):
+    """An assistant on the openai backend, the test's llama-server, short answers."""
+    return assistant_settings(
+        suite,
+        database_url=f"sqlite:///{tmp_path}/aiorch.db",
+        assistant_backend="openai",
+        openai_base_url=url,
+        openai_chat_model="gemma",
+        assistant_max_answer_tokens=8,
+        **changes,
+    )
+
+
 async def test_agents_are_listed_and_a_local_assistant_runs_only_the_cheap_ones(
     suite, database_url
 ):
@@ -45,14 +58,7 @@ async def test_agents_are_listed_and_a_local_assistant_runs_only_the_cheap_ones(
 async def test_several_agents_answer_at_once_and_their_answers_are_merged(
     suite, tmp_path, openai_chat_url
 ):
-    settings = assistant_settings(
-        suite,
-        database_url=f"sqlite:///{tmp_path}/aiorch.db",
-        assistant_backend="openai",
-        openai_base_url=openai_chat_url,
-        openai_chat_model="gemma",
-        assistant_max_answer_tokens=8,
-    )
+    settings = _on_the_model(suite, tmp_path, openai_chat_url)
     names = ["quick", "analyst", "writer"]
     async with assistant(settings) as addr, stub_as(addr, "ann") as ann:
         await index(ann, "budget.txt", BUDGET)
@@ -95,15 +101,7 @@ async def test_the_auto_agent_routes_with_the_configured_thresholds_under_the_op
 ):
     # One content word at most sends every question to the model; the default
     # thresholds keep this one, well answered by the document, on the cheap tier.
-    settings = assistant_settings(
-        suite,
-        database_url=f"sqlite:///{tmp_path}/aiorch.db",
-        assistant_backend="openai",
-        openai_base_url=openai_chat_url,
-        openai_chat_model="gemma",
-        assistant_max_answer_tokens=8,
-        assistant_route_max_words=1,
-    )
+    settings = _on_the_model(suite, tmp_path, openai_chat_url, assistant_route_max_words=1)
     async with assistant(settings) as addr, stub_as(addr, "ann") as ann:
         await index(ann, "budget.txt", BUDGET)
         reply = await ann.Chat(
