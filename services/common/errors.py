@@ -152,10 +152,26 @@ class PermissionDenied(DomainError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
+# The trailer of a refusal that left nothing done: the same call sent again, to any
+# replica, is safe whatever the method. The gateway retries on it (its retry_policy in
+# gateway/envoy.yaml.tmpl), so a replica stopping under a rolling update costs no client.
+RETRY_SAFE = "aiorch-retry-safe"
+
+
 class Unavailable(DomainError):
-    """A dependency cannot be reached; transient."""
+    """A dependency cannot be reached, or this process is stopping; transient.
+
+    `retry_safe`: nothing of the call was done here (or what was, the same request sent
+    again joins), so a retry is safe even for a method that is not idempotent."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_safe: bool = False):
+        self.retry_safe = retry_safe
+        super().__init__(message)
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ((RETRY_SAFE, "true"),) if self.retry_safe else ()
 
 
 class DeadlineExceeded(DomainError):

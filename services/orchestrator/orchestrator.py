@@ -82,9 +82,13 @@ class Orchestrator:
             elsewhere = await self.runs.read(workflow.workflow_id)
             workflow = await self.intake.first(elsewhere, True, rpc_remaining)
         if not record.is_final(workflow.status):  # handed back by a stop (see drain)
+            # Safe to send again as it was: with its idempotency key it finds the stored
+            # workflow (PENDING, for the next orchestrator) and waits for it; without
+            # one nothing of it was stored, and it runs anew.
             again = "with the same idempotency_key to wait for it" if run.stored else "it"
             raise Unavailable(
-                f"the orchestrator stopped before this workflow finished; retry {again}"
+                f"the orchestrator stopped before this workflow finished; retry {again}",
+                retry_safe=True,
             )
         return workflow
 

@@ -91,8 +91,8 @@ class Scheduler:
     def reserve(self, priority: int, size: int = 0) -> Ticket:
         """A place in the queue of `priority` for `size` bytes, or Overloaded when the
         queue is full (or the bytes waiting would pass the limit)."""
-        if self.closed:
-            raise Unavailable("the orchestrator is stopping")
+        if self.closed:  # nothing is stored yet: another replica may take it as it is
+            raise Unavailable("the orchestrator is stopping", retry_safe=True)
         if self.queued(priority) + self._reserved[priority] >= self.sizes[priority]:
             raise Overloaded(
                 f"the queue of this priority is full ({self.sizes[priority]} workflows)",

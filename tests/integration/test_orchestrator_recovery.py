@@ -16,6 +16,7 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from aiorch.v1 import orchestrator_pb2_grpc
 from services.common.database import Database
 from services.common.deadlines import Deadline
+from services.common.errors import RETRY_SAFE
 from services.common.server import create_server
 from services.orchestrator import record
 from services.orchestrator.__main__ import build as build_orchestrator
@@ -179,9 +180,19 @@ async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_p
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await waiting
         took = time.perf_counter() - started
+        # A call the server takes after the drain closed the queue: refused, nothing kept.
+        late = uuid.uuid4().hex
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.CreateWorkflow(request(use_cache=False, idempotency_key=late), timeout=5)
         store = await _store(stack, settings.database_url.get_secret_value())
         left = await store.find(TESTER, key)
+        kept = await store.find(TESTER, late)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "retry with the same idempotency_key" in caught.value.details()
     assert took < 1.5
     assert left.status == pb.WORKFLOW_STATUS_PENDING
+    # Both are safe to send again as they were, which the gateway does on this trailer.
+    assert caught.value.trailing_metadata().get(RETRY_SAFE) == "true"
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert refused.value.trailing_metadata().get(RETRY_SAFE) == "true"
+    assert kept is None

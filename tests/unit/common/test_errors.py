@@ -6,9 +6,11 @@ from services.common.errors import (
     MAX_MESSAGE_CHARS,
     MAX_PASSED_VIOLATIONS,
     MAX_REASON_CHARS,
+    RETRY_SAFE,
     InvalidInput,
     NotFound,
     Overloaded,
+    Unavailable,
     Violation,
     field_violations,
     from_downstream,
@@ -162,3 +164,20 @@ def test_a_spent_quota_of_the_caller_is_told_apart_from_a_service_overloaded():
     for _ in range(2):
         assert judge(breaker, busy_call, 30.0) is True
     assert not breaker.allow()
+
+
+def test_only_a_refusal_marked_retry_safe_carries_the_trailer_the_gateway_retries_on():
+    assert Unavailable("stopping", retry_safe=True).trailing_metadata() == ((RETRY_SAFE, "true"),)
+    assert Unavailable("the database is unavailable").trailing_metadata() == ()
+
+
+def test_a_downstream_retry_safe_refusal_is_not_retry_safe_once_passed_on():
+    # What a service did before its call was refused (stored, spent) is not undone by
+    # the refusal, so the mark is the refusing service's alone.
+    trailing = grpc.aio.Metadata((RETRY_SAFE, "true"))
+    refused = grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), trailing, details="stopping"
+    )
+    passed_on = from_downstream(refused)
+    assert isinstance(passed_on, Unavailable)
+    assert passed_on.trailing_metadata() == ()

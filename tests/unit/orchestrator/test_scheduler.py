@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from services.common.errors import Overloaded
+from services.common.errors import Overloaded, Unavailable
 from services.orchestrator.scheduler import Scheduler
 
 HIGH, NORMAL, LOW = 3, 2, 1
@@ -118,6 +118,9 @@ async def test_stop_gives_running_jobs_the_grace_period_then_cancels_them():
     assert outcomes == ["quick finished", "slow cancelled"]
     assert told == [True]
     assert s.closed
+    with pytest.raises(Unavailable) as caught:  # a call that was on its way in meanwhile
+        s.reserve(NORMAL)
+    assert caught.value.retry_safe  # nothing of it was stored: another replica may take it
 
 
 async def test_the_bytes_waiting_are_bounded_as_well_as_their_count():
