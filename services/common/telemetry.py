@@ -123,36 +123,6 @@ def unsampled_parent(metadata) -> trace.SpanContext | None:
     return None
 
 
-def _in_context(handler, context):
-    """`handler` with its behavior run in the OpenTelemetry `context`."""
-    if handler is None:
-        return None
-    if handler.unary_unary:
-        behavior = handler.unary_unary
-
-        async def unary(request, servicer_context):
-            token = otel_context.attach(context)
-            try:
-                return await behavior(request, servicer_context)
-            finally:
-                otel_context.detach(token)
-
-        return handler._replace(unary_unary=unary)
-    if handler.unary_stream:
-        stream_behavior = handler.unary_stream
-
-        async def stream(request, servicer_context):
-            token = otel_context.attach(context)
-            try:
-                async for reply in stream_behavior(request, servicer_context):
-                    yield reply
-            finally:
-                otel_context.detach(token)
-
-        return handler._replace(unary_stream=stream)
-    return handler
-
-
 @functools.cache
 def _gated_server(library: type) -> type:
     class GatedServer(library):
@@ -166,8 +136,11 @@ def _gated_server(library: type) -> type:
             parent = unsampled_parent(handler_call_details.invocation_metadata)
             if parent is None:
                 return await super().intercept_service(continuation, handler_call_details)
-            context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
-            return _in_context(await continuation(handler_call_details), context)
+            # The handler runs after the interceptors in this same task, the call's own,
+            # which ends with the call: the context attached here is the call's alone, so
+            # it needs no detach, nor a wrapper around the handler to hold one.
+            otel_context.attach(trace.set_span_in_context(trace.NonRecordingSpan(parent)))
+            return await continuation(handler_call_details)
 
         def _start_span(self, handler_call_details, context, set_status_on_exception=False):
             method = handler_call_details.method
