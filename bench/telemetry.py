@@ -4,6 +4,7 @@ tracing off, on for every request, and on for one request in ten and in a hundre
 same run.
 
     python -m bench.telemetry [DATA_DIR] [--requests 200] [--seconds 4] [--rounds 2]
+                              [--only 'on, 1 in 100' ...]
 
 The suite is started once per setting and round, the settings in turn, so drift on
 the machine hits both alike. Prometheus metrics and access lines are on in both: they
@@ -109,13 +110,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name for name in SETTINGS if name != "off"],
+        help="measure this setting (repeatable) beside off, not all: more rounds in the time",
+    )
     args = parser.parse_args()
     samples = texts(args.data, 50)
-    runs: dict[str, list[dict]] = {name: [] for name in SETTINGS}
-    spans = dict.fromkeys(SETTINGS, 0)
+    settings = {n: r for n, r in SETTINGS.items() if n == "off" or n in (args.only or SETTINGS)}
+    runs: dict[str, list[dict]] = {name: [] for name in settings}
+    spans = dict.fromkeys(settings, 0)
     with collector() as (endpoint, count):
         for _ in range(args.rounds):
-            for name, ratio in SETTINGS.items():
+            for name, ratio in settings.items():
                 before = count()
                 with tracing(endpoint, ratio):
                     runs[name].append(measure(samples, args.requests, args.seconds))
