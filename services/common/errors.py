@@ -152,9 +152,10 @@ class PermissionDenied(DomainError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
-# The trailer of a refusal that left nothing done: the same call sent again, to any
-# replica, is safe whatever the method. The gateway retries on it (its retry_policy in
-# gateway/envoy.yaml.tmpl), so a replica stopping under a rolling update costs no client.
+# The trailer of a refusal after which the same call sent again, to any replica, is safe
+# whatever the method: nothing of it was done, or a retry joins what was. The gateway
+# retries on it (its retry_policy in gateway/envoy.yaml.tmpl), so a replica stopping
+# under a rolling update costs no client.
 RETRY_SAFE = "aiorch-retry-safe"
 
 

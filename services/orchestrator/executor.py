@@ -72,6 +72,9 @@ class Run:
     # The context version its key was made with (contexts.py): its result is cached under
     # the state it was computed from, not the state it left.
     context: str | None = ""
+    # It began to run here: a stop that hands it back may leave what its steps did (an
+    # answer charged to the caller's budget), so sending it again is not always safe.
+    began: bool = False
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -120,6 +123,7 @@ class Executor:
         stored yet is left for the caller to store (see Runs), unless cancelled."""
         workflow = run.workflow
         record.start(workflow)
+        run.began = True
         if not await self.persist(run):
             raise LeaseLost(workflow.workflow_id)
         self.events.publish(workflow)

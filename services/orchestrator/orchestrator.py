@@ -82,13 +82,15 @@ class Orchestrator:
             elsewhere = await self.runs.read(workflow.workflow_id)
             workflow = await self.intake.first(elsewhere, True, rpc_remaining)
         if not record.is_final(workflow.status):  # handed back by a stop (see drain)
-            # Safe to send again as it was: with its idempotency key it finds the stored
-            # workflow (PENDING, for the next orchestrator) and waits for it; without
-            # one nothing of it was stored, and it runs anew.
+            # Safe to send again as it was when that cannot repeat what ran here: with
+            # its idempotency key it finds the stored workflow and waits for the next
+            # orchestrator's run of it; without one, only if it never began (nothing of
+            # it was stored or done). A hand-back is PENDING; anything else is not one.
+            handed_back = workflow.status == pb.WORKFLOW_STATUS_PENDING
             again = "with the same idempotency_key to wait for it" if run.stored else "it"
             raise Unavailable(
                 f"the orchestrator stopped before this workflow finished; retry {again}",
-                retry_safe=True,
+                retry_safe=handed_back and (run.stored or not run.began),
             )
         return workflow
 
