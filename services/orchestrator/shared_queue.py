@@ -37,8 +37,8 @@ DEPTH_SECONDS = 5.0  # how often the queue's depth is read for the metrics
 # refused, and each refusal from the store costs the shared database two statements (the
 # bounded insert, the depth for Retry-After) when every replica is busiest: in the 4x
 # overload drill about half of PostgreSQL's CPU (0.24 of a core with them, 0.13 without).
-# What waits meanwhile still feeds the workers (a full queue holds far more than this
-# interval's work), and every admission is still bounded by the store itself.
+# What waits meanwhile feeds the workers (the interval is kept under a quarter of the time
+# they take to run it), and every admission is still bounded by the store itself.
 FULL_SECONDS = 0.1
 MAX_PAUSE_SECONDS = 4.0  # the longest pause between tries while the store is away
 
@@ -100,8 +100,13 @@ class SharedQueue:
             limit=self.sizes[priority],
         )
         if queued is None:
-            self._full_until[priority] = time.monotonic() + self.full_seconds
-            self.depth = await self.store.queued()
+            if time.monotonic() >= self._full_until.get(priority, 0.0):  # not told meanwhile
+                self.depth = await self.store.queued()
+                # At most a quarter of the time the replicas take to run what waits, so
+                # a short queue with fast workers is not left idle meanwhile.
+                drain = self.depth.get(priority, 0) / (self._per_second() * self.replicas)
+                window = min(self.full_seconds, drain / 4)
+                self._full_until[priority] = time.monotonic() + window
             raise self._full(priority)
         if queued:
             self.arrived()
@@ -123,12 +128,16 @@ class SharedQueue:
         """The refusal of work of `priority`, its Retry-After from the depth last read:
         seconds until the replicas have likely run what waits ahead of one more."""
         ahead = sum(count for p, count in self.depth.items() if p >= priority)
-        per_second = self.scheduler.workers / max(self.scheduler.mean_run_seconds, 0.05)
+        seconds = ahead / (self._per_second() * self.replicas)
         return Overloaded(
             f"the queue of this priority is full ({self.sizes[priority]} workflows across"
             " replicas)",
-            retry_after=float(min(60, max(1, math.ceil(ahead / (per_second * self.replicas))))),
+            retry_after=float(min(60, max(1, math.ceil(seconds)))),
         )
+
+    def _per_second(self) -> float:
+        """Workflows one replica runs a second, as its workers go now."""
+        return self.scheduler.workers / max(self.scheduler.mean_run_seconds, 0.05)
 
     async def _take(self) -> None:
         failures = 0

@@ -35,8 +35,8 @@ class _Store:
         return dict(self.waiting)
 
 
-def _queue(store: _Store, full_seconds: float) -> SharedQueue:
-    scheduler = types.SimpleNamespace(room=lambda: 0, workers=2, mean_run_seconds=1.0)
+def _queue(store: _Store, full_seconds: float, mean_run_seconds: float = 1.0) -> SharedQueue:
+    scheduler = types.SimpleNamespace(room=lambda: 0, workers=2, mean_run_seconds=mean_run_seconds)
     leases = types.SimpleNamespace(owner="me", until=lambda: 0)
     sizes = {NORMAL: store.limit, HIGH: store.limit}
     return SharedQueue(store, None, scheduler, leases, sizes, replicas=1, full_seconds=full_seconds)
@@ -78,4 +78,18 @@ async def test_after_the_moment_the_store_is_asked_again_and_admits_what_has_roo
     with pytest.raises(Overloaded):
         await _put(queue)  # within the moment: refused from what the store said
     await asyncio.sleep(0.06)
+    assert await _put(queue)
+
+
+async def test_the_moment_is_shorter_when_the_workers_would_run_what_waits_before_it_ends():
+    # 4 waiting, 2 workers at 50 ms: the replica runs them in 0.1 s, so it refuses from
+    # what it heard for a quarter of that, not the whole minute it was given.
+    store = _Store(limit=4)
+    queue = _queue(store, full_seconds=60, mean_run_seconds=0.05)
+    for _ in range(4):
+        assert await _put(queue)
+    with pytest.raises(Overloaded):
+        await _put(queue)
+    store.waiting[NORMAL] = 0
+    await asyncio.sleep(0.05)
     assert await _put(queue)
