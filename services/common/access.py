@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from services.common import metrics
-from services.common.caller import ROLES_HEADER, USER_HEADER, from_metadata
+from services.common.caller import MAX_USER_ID_CHARS, ROLES_HEADER, USER_HEADER, from_metadata
 
 log = logging.getLogger("aiorch.rpc")
 audit_log = logging.getLogger("aiorch.audit")
@@ -66,11 +66,13 @@ SERVER_ERRORS = frozenset(
 SERVER_ERROR_NAMES = frozenset(code.name for code in SERVER_ERRORS)
 
 
-@lru_cache(maxsize=4096)
-def _pseudonym(key: bytes, user: str) -> str:
-    """One HMAC per caller, not per call: a service hears the same callers again and again
-    (an HMAC, its object made anew each time, is about 1% of the orchestrator's CPU)."""
+def _hmac(key: bytes, user: str) -> str:
     return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+# One HMAC per caller, not per call: a service hears the same callers again and again (an
+# HMAC, its object made anew each time, is about 1% of the orchestrator's CPU).
+_pseudonym = lru_cache(maxsize=4096)(_hmac)
 
 
 @lru_cache(maxsize=1024)
@@ -158,6 +160,8 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
         self._key = log_key.encode() if log_key else secrets.token_bytes(32)
 
     def pseudonym(self, user: str) -> str:
+        if len(user) > MAX_USER_ID_CHARS:  # refused by the call; not worth a cache entry
+            return _hmac(self._key, user)
         return _pseudonym(self._key, user)
 
     def _call(self, method: str, labels: tuple[str, str, str], metadata) -> _Call:
