@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 import services.common.metrics
 import services.orchestrator.metrics  # noqa: F401
 from services.common.settings import PROJECT_ROOT
-from tests.unit.deploy.kustomized import env, server, suite
+from tests.unit.deploy.kustomized import K8S, env, render, server, suite
 
 PROMETHEUS = PROJECT_ROOT / "deploy" / "prometheus"
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "aiorch-dashboard.json"
@@ -59,3 +59,15 @@ def test_the_dashboard_asks_only_for_metrics_the_suite_or_envoy_serves():
         for name in re.findall(r"\b([a-z_]+)(?=[{\[])", expr):
             if not name.startswith("envoy_"):
                 assert name in known, (name, expr)
+
+
+def test_production_traces_one_request_in_a_hundred_at_the_gateway_and_in_every_process():
+    sampler = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"}
+    manifests = render("production")
+    for name, deployment in suite(manifests).items():
+        if name != "gateway":
+            given = env(server(deployment), manifests)
+            assert {key: given.get(key) for key in sampler} == sampler, name
+    lines = (K8S / "overlays" / "production" / "gateway.env").read_text().splitlines()
+    gateway = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert {key: gateway.get(key) for key in sampler} == sampler

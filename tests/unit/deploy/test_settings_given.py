@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from gateway import render as gateway_render
+from services.common import telemetry
 from tests.unit.deploy.kustomized import K8S, ROOT, env, server, suite
 from tools.settings import SuiteSettings
 
@@ -19,6 +20,14 @@ from tools.settings import SuiteSettings
 # gateway's edge rules by gateway/render.py.
 READ_ELSEWHERE = {"AIORCH_REFLECTION"}
 GATEWAY_NAMES = set(re.findall(r"AIORCH_GATEWAY_\w+", Path(gateway_render.__file__).read_text()))
+# ...and the OpenTelemetry ones it reads for Envoy's tracer (the endpoint's through the
+# runtime's telemetry module).
+GATEWAY_NAMES |= set(
+    re.findall(
+        r"OTEL_\w+",
+        Path(gateway_render.__file__).read_text() + Path(telemetry.__file__).read_text(),
+    )
+)
 # What a Secret or the downward API stands for when the settings check the value.
 STAND_INS = {
     "database-url": "postgresql://aiorch@postgres:5432/aiorch",
