@@ -156,21 +156,27 @@ async def test_a_stopping_orchestrator_hands_its_unfinished_work_to_the_next(
     assert resumed.status == pb.WORKFLOW_STATUS_SUCCEEDED
 
 
+async def _serving_slow_steps(stack, tmp_path):
+    """(fake, settings, services, stub): an orchestrator on a real server, in front of
+    capabilities that take 30 s, so what it runs is running when its drain comes."""
+    fake = FakeCapabilities(delay=30)
+    settings = fake_settings(tmp_path, await start_fakes(stack, fake))
+    services = await build_orchestrator(settings, stack)
+    server = create_server(services, "127.0.0.1:0")
+    await server.start()
+    stack.push_async_callback(server.stop, 0)
+    channel = channel_as(f"127.0.0.1:{server.port}")
+    stack.push_async_callback(channel.close)
+    return fake, settings, services, orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+
+
 async def test_a_sync_call_without_a_key_cut_short_by_a_stop_is_not_marked_safe_to_resend(
     tmp_path,
 ):
     """Its steps began, and what they did may not be undone (an answer charged to the
     caller's budget): the caller may retry, but the gateway does not do it unasked."""
     async with contextlib.AsyncExitStack() as stack:
-        fake = FakeCapabilities(delay=30)
-        settings = fake_settings(tmp_path, await start_fakes(stack, fake))
-        services = await build_orchestrator(settings, stack)
-        server = create_server(services, "127.0.0.1:0")
-        await server.start()
-        stack.push_async_callback(server.stop, 0)
-        channel = channel_as(f"127.0.0.1:{server.port}")
-        stack.push_async_callback(channel.close)
-        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        fake, _, services, stub = await _serving_slow_steps(stack, tmp_path)
         waiting = asyncio.ensure_future(stub.CreateWorkflow(request(use_cache=False), timeout=30))
         await asyncio.wait_for(fake.started.wait(), 5)
         await services[0].drain(1.5)
@@ -186,15 +192,7 @@ async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_p
     caller whose workflow could not finish hears UNAVAILABLE before the grace is over,
     and its workflow waits, PENDING, for the next orchestrator."""
     async with contextlib.AsyncExitStack() as stack:
-        fake = FakeCapabilities(delay=30)
-        settings = fake_settings(tmp_path, await start_fakes(stack, fake))
-        services = await build_orchestrator(settings, stack)
-        server = create_server(services, "127.0.0.1:0")
-        await server.start()
-        stack.push_async_callback(server.stop, 0)
-        channel = channel_as(f"127.0.0.1:{server.port}")
-        stack.push_async_callback(channel.close)
-        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        fake, settings, services, stub = await _serving_slow_steps(stack, tmp_path)
         key = uuid.uuid4().hex
         waiting = asyncio.ensure_future(
             stub.CreateWorkflow(request(use_cache=False, idempotency_key=key), timeout=30)
