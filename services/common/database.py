@@ -114,7 +114,16 @@ class Database:
         async with self._lock:
             # IMMEDIATE takes the write lock at once, so two processes migrating the same
             # file queue up instead of both reading "nothing applied yet".
-            await self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                await self._connection.execute("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                # SQLite's thread runs a statement once queued, whoever stopped waiting
+                # for it: the BEGIN still opens its transaction (once the lock is free),
+                # which must end, or this connection keeps the file's write lock from
+                # every process and cannot begin again. The ROLLBACK queues behind it.
+                with contextlib.suppress(sqlite3.Error):  # the BEGIN failed: none to end
+                    await self._connection.execute("ROLLBACK")
+                raise
             try:
                 yield Transaction(self._sqlite_execute, self._sqlite_fetchval)
             except BaseException:

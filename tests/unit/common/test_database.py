@@ -50,6 +50,47 @@ async def test_a_failed_transaction_leaves_nothing_behind(database_url):
     await db.close()
 
 
+async def test_a_transaction_cancelled_while_it_waits_to_begin_leaves_the_file_unlocked(
+    tmp_path,
+):
+    """SQLite's thread runs a queued BEGIN even when its caller was cancelled meanwhile
+    (a request that timed out while another process held the write lock): the
+    transaction it opens must still end, or the connection keeps the file's write lock
+    from every process, and its own next transaction cannot begin."""
+    url = f"sqlite:///{tmp_path}/aiorch.db"
+    holder, waiter = await Database.open(url), await Database.open(url)
+    release, held = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_write_lock():
+        async with holder.transaction() as tx:
+            await tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+            held.set()
+            await release.wait()
+
+    holding = asyncio.create_task(hold_the_write_lock())
+    await held.wait()
+
+    async def write():
+        async with waiter.transaction() as tx:
+            await tx.execute("INSERT INTO notes (id) VALUES (1)")
+
+    cancelled = asyncio.create_task(write())
+    await asyncio.sleep(0.2)  # its BEGIN IMMEDIATE waits in SQLite's thread for the lock
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    release.set()
+    await holding  # the lock is free: the cancelled BEGIN takes it in the thread
+    await asyncio.sleep(0.2)
+    async with waiter.transaction() as tx:  # its own next transaction begins
+        await tx.execute("INSERT INTO notes (id) VALUES (2)")
+    async with asyncio.timeout(5):  # and another connection can write again
+        await holder.execute("INSERT INTO notes (id) VALUES (3)")
+    assert await holder.fetchall("SELECT id FROM notes ORDER BY id") == [(2,), (3,)]
+    await holder.close()
+    await waiter.close()
+
+
 async def test_an_unsupported_url_is_refused_with_the_scheme_named():
     with pytest.raises(ValueError, match="mysql"):
         await Database.open("mysql://localhost/db")
