@@ -101,7 +101,7 @@ class SharedQueue:
         )
         if queued is None:
             if time.monotonic() >= self._full_until.get(priority, 0.0):  # not told meanwhile
-                self.depth = await self.store.queued()
+                await self._read_depth()
                 # At most a quarter of the time the replicas take to run what waits, so
                 # a short queue with fast workers is not left idle meanwhile.
                 drain = self.depth.get(priority, 0) / (self._per_second() * self.replicas)
