@@ -1,13 +1,14 @@
 """What tracing costs: the orchestrator benchmark's overhead and throughput figures with
 tracing off, on for every request, and on for one request in ten and in a hundred
-(every service and Envoy exporting to a real OTLP receiver run by this command), in the
-same run.
+(every service and Envoy exporting to a real OTLP receiver run by this command), and
+off a second time as the control, in the same run.
 
     python -m bench.telemetry [DATA_DIR] [--requests 200] [--seconds 4] [--rounds 2]
                               [--only 'on, 1 in 100' ...]
 
 The suite is started once per setting and round, the settings in turn, so drift on
-the machine hits both alike. Prometheus metrics and access lines are on in both: they
+the machine hits all alike; the control's change against off shows how far drift alone
+moves a figure in one round. Prometheus metrics and access lines are on in both: they
 are part of the runtime, not a switch. Goals: tracing costs at most 5 % of throughput
 and at most 0.2 ms of the orchestrator's p50 overhead. Beside each requests/s figure:
 the suite's CPU per request (Envoy and every service), which load elsewhere on the
@@ -35,7 +36,15 @@ OTEL = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPL
 # 1 in 100 is there to tell the two costs apart: what every request pays for the trace
 # context (the gateway's decision, the traceparent read and handed on), and what a
 # recorded request pays for its spans (made, then encoded and sent by the SDK).
-SETTINGS = {"off": None, "on": 1.0, "on, 1 in 10": 0.1, "on, 1 in 100": 0.01}
+# "off, again" is a second suite with tracing off in each round: its change against off
+# is what the machine's drift alone makes of a figure, the yardstick for the others.
+SETTINGS = {
+    "off": None,
+    "on": 1.0,
+    "on, 1 in 10": 0.1,
+    "on, 1 in 100": 0.01,
+    "off, again": None,
+}
 
 
 @contextlib.contextmanager
@@ -140,8 +149,9 @@ RATES = {
 
 
 def report(runs: dict[str, list[dict]], spans: dict[str, int], args) -> None:
-    """Each figure's mean over the rounds per setting, and for each setting with tracing
-    its change against tracing off in the same round, as the range over the rounds."""
+    """Each figure's mean over the rounds per setting, and for each other setting its
+    change against tracing off in the same round: the mean change and its range over
+    the rounds."""
 
     def mean(name, figure):
         return statistics.mean(run[figure] for run in runs[name])
@@ -156,12 +166,12 @@ def report(runs: dict[str, list[dict]], spans: dict[str, int], args) -> None:
         f"\nTracing off and on, {args.rounds} rounds of {args.requests} requests at"
         f" concurrency 1 and {args.seconds:g} s per throughput figure (16 clients), per"
         " setting; each cell: mean of the rounds, then the change against off in the same"
-        " round (lowest..highest over the rounds)\n"
+        " round (mean, and lowest..highest over the rounds)\n"
     )
     on = [name for name in runs if name != "off"]
-    head = "".join(f" {name:>26} |" for name in ("off", *on))
+    head = "".join(f" {name:>32} |" for name in ("off", *on))
     print(f"| {'figure':<44} |{head} goal (on vs off) |")
-    print(f"|{'-' * 46}|" + f"{'-' * 28}|" * (1 + len(on)) + f"{'-' * 18}|")
+    print(f"|{'-' * 46}|" + f"{'-' * 34}|" * (1 + len(on)) + f"{'-' * 18}|")
     rows = [
         ("classification workflow p50, ms", "workflow_p50", "", False),
         ("overhead p50: workflow minus direct, ms", "overhead_p50", "+0.2 ms at most", False),
@@ -170,14 +180,13 @@ def report(runs: dict[str, list[dict]], spans: dict[str, int], args) -> None:
         *((f"suite CPU ms per request: {name}", f"{name}_cpu_ms", "", True) for name in RATES),
     ]
     for title, figure, goal, relative in rows:
-        cells = f" {mean('off', figure):>26.2f} |"
+        cells = f" {mean('off', figure):>32.2f} |"
         for name in on:
             found = changes(name, figure, relative)
-            unit = "%" if relative else ""
-            spread = (
-                f"{min(found):+.{1 if relative else 2}f}..{max(found):+.{1 if relative else 2}f}"
-            )
-            cells += f" {mean(name, figure):>9.2f} {spread + unit:>16} |"
+            unit, places = ("%", 1) if relative else ("", 2)
+            change = f"{statistics.mean(found):+.{places}f}{unit}"
+            spread = f"({min(found):+.{places}f}..{max(found):+.{places}f})"
+            cells += f" {mean(name, figure):>9.2f} {change:>7} {spread:>14} |"
         print(f"| {title:<44} |{cells} {goal:<16} |")
     sent = ", ".join(f"{name}: {count}" for name, count in spans.items())
     print(f"\nSpans the receiver got, per setting over all rounds: {sent}")
