@@ -10,6 +10,11 @@ Envoy to the real service processes, each against its baseline measured in the s
    classification workflow ÷ the direct Classify it calls.
 3. Hybrid ÷ its slowest branch: a hybrid workflow over a real meeting transcript against
    each branch's RPC called alone, one request at a time.
+4. The floor under the overhead: over gRPC without Envoy, one request at a time, the
+   direct Classify, the same call through a bare relay (a grpc.aio server on uvloop that
+   forwards the bytes: no interceptors, no work) and the workflow. The relay's cost is
+   what any Python hop costs on this machine; the workflow's cost over the relay's is
+   what the orchestrator adds to a hop.
 
 DATA_DIR is the shared development data (BBC news for texts, ELITR for a transcript).
 """
@@ -21,6 +26,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -30,6 +36,7 @@ from pathlib import Path
 
 import grpc
 import psutil
+import uvloop
 
 from aiorch.v1 import (
     classifier_pb2,
@@ -46,7 +53,7 @@ from gateway.render import Edge
 from services.common.advice import percentile
 from services.common.settings import PROJECT_ROOT, Settings
 from tools.ready import SERVICES
-from tools.suite import running_suite
+from tools.suite import free_addr, running_suite
 
 BIN = Path(sys.executable).parent
 LABELS = ["business", "entertainment", "politics", "sport", "tech"]
@@ -288,7 +295,102 @@ def main() -> None:
         lat = overhead(settings, samples, args.requests)
         rates = throughput(settings, samples[0], args.seconds, suite_cpu(running))
         par = asyncio.run(hybrid(settings, transcript, args.hybrid_requests))
+        hop = floor(settings, samples, args.requests)
     report(lat, rates, par, args)
+    report_floor(hop, args)
+
+
+CLASSIFY = "/aiorch.v1.ClassifierService/Classify"
+# Inside the cluster a backend names its caller; the services take it from there.
+CALLER = (("x-user-id", "bench"),)
+
+
+def _relay(addr: str, target: str) -> None:
+    """A bare relay in front of the classifier, in a process of its own: what a hop in
+    Python costs with nothing of ours in it."""
+
+    async def serve() -> None:
+        forward = grpc.aio.insecure_channel(target).unary_unary(CLASSIFY)
+
+        async def classify(request: bytes, context) -> bytes:
+            return await forward(request, metadata=CALLER)
+
+        server = grpc.aio.server()
+        handler = grpc.unary_unary_rpc_method_handler(classify)
+        service = grpc.method_handlers_generic_handler(
+            "aiorch.v1.ClassifierService", {"Classify": handler}
+        )
+        server.add_generic_rpc_handlers([service])
+        server.add_insecure_port(addr)
+        await server.start()
+        await server.wait_for_termination()
+
+    uvloop.run(serve())
+
+
+def floor(settings: Settings, samples: list[str], requests: int) -> dict[str, list[float]]:
+    """Milliseconds of the direct Classify, the same through the bare relay, and the
+    workflow, over gRPC one at a time (the three in turn, in alternating order)."""
+    relay_addr = free_addr()
+    relay = multiprocessing.get_context("spawn").Process(
+        target=_relay, args=(relay_addr, settings.classifier_addr), daemon=True
+    )
+    relay.start()
+    try:
+        return uvloop.run(_floor(settings, relay_addr, samples, requests))
+    finally:
+        relay.kill()
+        relay.join()
+
+
+async def _floor(settings: Settings, relay_addr: str, samples: list[str], requests: int):
+    labels = [classifier_pb2.Label(name=n) for n in LABELS]
+    targets = {
+        "direct": grpc.aio.insecure_channel(settings.classifier_addr).unary_unary(CLASSIFY),
+        "relay": grpc.aio.insecure_channel(relay_addr).unary_unary(CLASSIFY),
+        "workflow": grpc.aio.insecure_channel(settings.orchestrator_addr).unary_unary(
+            "/aiorch.v1.OrchestratorService/CreateWorkflow"
+        ),
+    }
+    await grpc.aio.insecure_channel(relay_addr).channel_ready()
+    took: dict[str, list[float]] = {name: [] for name in targets}
+    for i in range(requests + 20):
+        text = samples[i % len(samples)]
+        classify = classifier_pb2.ClassifyRequest(text=text, labels=labels)
+        bodies = {
+            "direct": classify.SerializeToString(),
+            "relay": classify.SerializeToString(),
+            "workflow": pb.CreateWorkflowRequest(
+                type="classification",
+                wait=True,
+                use_cache=False,
+                input=pb.WorkflowInput(text=text, labels=labels),
+            ).SerializeToString(),
+        }
+        order = list(targets) if i % 2 else list(reversed(targets))
+        for name in order:
+            started = time.perf_counter()
+            await targets[name](bodies[name], timeout=60, metadata=CALLER)
+            if i >= 20:  # after the warm-up
+                took[name].append((time.perf_counter() - started) * 1000)
+    return took
+
+
+def report_floor(took: dict[str, list[float]], args) -> None:
+    p50 = {name: percentile(values, 50) for name, values in took.items()}
+    print(f"\nThe floor under the overhead: gRPC without Envoy, {args.requests} at concurrency 1")
+    print("(p50, ms; the relay forwards the bytes with nothing of ours in it)\n")
+    print(f"| {'figure':<52} | {'p50':>8} |")
+    print(f"|{'-' * 54}|{'-' * 10}|")
+    rows = [
+        ("direct Classify", p50["direct"]),
+        ("the same through a bare relay", p50["relay"]),
+        ("classification workflow", p50["workflow"]),
+        ("a bare Python hop: relay minus direct", p50["relay"] - p50["direct"]),
+        ("the orchestrator's part: workflow minus relay", p50["workflow"] - p50["relay"]),
+    ]
+    for name, value in rows:
+        print(f"| {name:<52} | {value:>8.2f} |")
 
 
 def report(lat: dict, rates: dict, par: dict, args) -> None:
