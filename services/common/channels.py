@@ -18,7 +18,7 @@ import grpc
 
 from services.common import telemetry
 from services.common.errors import Unavailable
-from services.common.metrics import StreamClientMetrics, UnaryClientMetrics
+from services.common.metrics import MeteredChannel
 
 RETRY_POLICY = {
     "maxAttempts": 4,
@@ -62,14 +62,15 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def open_channel(addr: str) -> grpc.aio.Channel:
+def open_channel(addr: str) -> MeteredChannel:
     """A channel to `addr`: host:port, whose DNS name lets round_robin see every replica
     (a Kubernetes headless Service), or replicas listed as ip:port,ip:port (no DNS); a
     gRPC target with its scheme (dns:, ipv4:, unix:) is taken as it is."""
     target = _target(addr)
-    # Tracing (when on) outermost, so the client metrics time the call inside its span.
-    interceptors = [*telemetry.client_interceptors(), UnaryClientMetrics(), StreamClientMetrics()]
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    # Tracing's interceptors (when on) inside the client metrics, which time the whole call.
+    interceptors = telemetry.client_interceptors() or None
+    channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    return MeteredChannel(channel)
 
 
 def _target(addr: str) -> str:

@@ -1,7 +1,7 @@
 """Prometheus metrics of every service, served over HTTP on a port of its own.
 
 The runtime records every RPC on both sides (server: services.common.access, client: the
-channel interceptor below) under the names of go-grpc-prometheus, which dashboards and
+channel wrapper below) under the names of go-grpc-prometheus, which dashboards and
 alert rules for gRPC already know; services add their domain figures here (AI usage,
 embeddings batches) and the orchestrator its own in services/orchestrator/metrics.py.
 Names follow Prometheus conventions: base units (`_seconds`), counters end in `_total`.
@@ -11,6 +11,7 @@ Names follow Prometheus conventions: base units (`_seconds`), counters end in `_
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextvars import ContextVar
 from functools import lru_cache
@@ -102,25 +103,110 @@ def _code_of(error: BaseException | None) -> str:
     return "CANCELLED"
 
 
-class _ClientMetrics:
-    """Counts and times every call a channel makes (both interceptor kinds below)."""
+class MeteredChannel:
+    """A grpc.aio channel whose calls are counted and timed, by method and code; all else
+    is the channel's own.
 
-    kind: str  # the grpc_type label: unary or server_stream
+    Not a client interceptor: grpc.aio runs each intercepted call in a task of its own,
+    which cost a unary call 80 µs more of the caller's CPU and 120 µs more latency, where
+    this wrapper costs 4 µs and 27 µs (a bare call: 330 µs and 680 µs; uvloop, 2 cores).
+    A service makes several such calls for one request."""
 
-    def _start(self, details) -> tuple[tuple[str, str, str], float] | None:
-        method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        if method.startswith("/grpc."):  # health checks and reflection are not the API
-            return None
-        labels = (*split_method(method), self.kind)
+    def __init__(self, channel: grpc.aio.Channel):
+        self.channel = channel
+
+    def __getattr__(self, name: str):
+        return getattr(self.channel, name)
+
+    async def __aenter__(self) -> MeteredChannel:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.channel.close()
+
+    def unary_unary(self, method: str, *args, **kwargs) -> _Metered:
+        return _Metered(self.channel.unary_unary(method, *args, **kwargs), method, _TimedUnary)
+
+    def unary_stream(self, method: str, *args, **kwargs) -> _Metered:
+        return _Metered(self.channel.unary_stream(method, *args, **kwargs), method, _TimedStream)
+
+
+class _Metered:
+    """A method's callable: each call it makes is timed, but health checks and reflection,
+    which are not the API."""
+
+    def __init__(self, inner, method: str | bytes, timed: type[_Timed]):
+        name = method.decode() if isinstance(method, bytes) else method
+        self.inner = inner
+        self.timed = timed
+        self.labels = None if name.startswith("/grpc.") else (*split_method(name), timed.kind)
+
+    def __call__(self, request, **kwargs):
+        call = self.inner(request, **kwargs)
+        return call if self.labels is None else self.timed(call, self.labels)
+
+
+class _Timed:
+    """A call in flight, ended once: when its reply (or stream) ends, or when it is
+    cancelled before anyone waited for it (Link cancels calls it will not make)."""
+
+    __slots__ = ("at", "call", "ended", "labels")
+    kind: str  # the grpc_type label
+
+    def __init__(self, call, labels: tuple[str, str, str]):
         _client_started(labels).inc()
-        return labels, time.perf_counter()
+        self.call = call
+        self.labels = labels
+        self.at = time.perf_counter()
+        self.ended = False
 
-    @staticmethod
-    def _end(started, error: BaseException | None) -> None:
-        labels, at = started
-        handled, timed = _client_ended(labels, _code_of(error))
+    def __getattr__(self, name: str):
+        return getattr(self.call, name)
+
+    def cancel(self) -> bool:
+        cancelled = self.call.cancel()
+        if cancelled:
+            self._end(asyncio.CancelledError())
+        return cancelled
+
+    def _end(self, error: BaseException | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        handled, timed = _client_ended(self.labels, _code_of(error))
         handled.inc()
-        timed.observe(time.perf_counter() - at)
+        timed.observe(time.perf_counter() - self.at)
+
+
+class _TimedUnary(_Timed):
+    __slots__ = ()
+    kind = "unary"
+
+    def __await__(self):
+        try:
+            reply = yield from self.call.__await__()
+        except BaseException as error:  # cancelled too: the caller's task went away
+            self._end(error)
+            raise
+        self._end(None)
+        return reply
+
+
+class _TimedStream(_Timed):
+    __slots__ = ()
+    kind = "server_stream"
+
+    def __aiter__(self):
+        return self._observe()
+
+    async def _observe(self):
+        try:
+            async for reply in self.call:
+                yield reply
+        except BaseException as error:
+            self._end(error)
+            raise
+        self._end(None)
 
 
 # Metric children looked up once per method (and code), not on every call: a lookup takes
@@ -133,43 +219,6 @@ def _client_started(labels: tuple[str, str, str]):
 @lru_cache(maxsize=4096)
 def _client_ended(labels: tuple[str, str, str], code: str):
     return CLIENT_HANDLED.labels(*labels, code), CLIENT_SECONDS.labels(*labels, code)
-
-
-class UnaryClientMetrics(_ClientMetrics, grpc.aio.UnaryUnaryClientInterceptor):
-    kind = "unary"
-
-    async def intercept_unary_unary(self, continuation, client_call_details, request):
-        started = self._start(client_call_details)
-        call = await continuation(client_call_details, request)
-        if started is None:
-            return call
-        try:
-            await call
-        except BaseException as error:  # cancelled too: the caller's task went away
-            self._end(started, error)
-            raise
-        self._end(started, None)
-        return call
-
-
-class StreamClientMetrics(_ClientMetrics, grpc.aio.UnaryStreamClientInterceptor):
-    kind = "server_stream"
-
-    async def intercept_unary_stream(self, continuation, client_call_details, request):
-        started = self._start(client_call_details)
-        call = await continuation(client_call_details, request)
-        if started is None:
-            return call
-        return self._observe(call, started)
-
-    async def _observe(self, call, started):
-        try:
-            async for reply in call:
-                yield reply
-        except BaseException as error:
-            self._end(started, error)
-            raise
-        self._end(started, None)
 
 
 def serve_metrics(addr: str) -> WSGIServer:

@@ -3,6 +3,7 @@ sides, and spans exported to a real OTLP receiver with their ids in the log line
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -143,6 +144,22 @@ async def test_server_and_client_count_and_time_calls_by_code(server):
     assert count("grpc_client_handled_total", **ok) == client[0] + 1
     assert count("grpc_client_handled_total", **failed) == client[1] + 1
     assert count("grpc_server_handling_seconds_count", **ok) == seconds + 1
+
+
+async def test_a_call_cancelled_before_anyone_waits_for_it_ends_once_as_cancelled(server):
+    cancelled = {**EMBED, "grpc_type": "unary", "grpc_code": "CANCELLED"}
+    started = {key: value for key, value in cancelled.items() if key != "grpc_code"}
+    before = count("grpc_client_handled_total", **cancelled)
+    began = count("grpc_client_started_total", **started)
+    async with open_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+        call = stub.Embed(embeddings_pb2.EmbedRequest(texts=["x"]), timeout=5)
+        assert call.cancel()  # as Link does with a call it will not make, nor wait for
+        assert count("grpc_client_handled_total", **cancelled) == before + 1
+        with pytest.raises(asyncio.CancelledError):
+            await call  # whoever waits after all hears it, and it is not counted twice
+    assert count("grpc_client_started_total", **started) == began + 1
+    assert count("grpc_client_handled_total", **cancelled) == before + 1
 
 
 async def test_a_stream_is_logged_and_counted_when_it_ends(server, logged):
