@@ -31,7 +31,11 @@ RETRY_POLICY = {
     # waits out instead of the backoff; a server that must not be retried sends a negative
     # pushback, which ends the retries. (gRPC's own RESOURCE_EXHAUSTED, a message over the
     # size limit, carries none and is retried with backoff: wasted, but bounded.)
-    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+    # CANCELLED: what a stopping gRPC server answers the calls it had taken but no handler
+    # had yet (grpc/grpc#41785), which a restart leaves behind; our servers send it for
+    # nothing else (a downstream's is passed on as UNAVAILABLE), and a caller's own
+    # cancellation ends its call, never retries it. The gateway retries it too.
+    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"],
 }
 
 # A struggling service is not sent a retry storm: each failed attempt costs a token, each

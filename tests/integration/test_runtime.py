@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -12,9 +15,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc, monitor_pb2, monitor_pb2_grpc
-from services.common.channels import open_channel
+from services.common.channels import CHANNEL_OPTIONS, open_channel
 from services.common.errors import InvalidInput, Overloaded, Unavailable, field_violations
-from services.common.server import Service, create_server
+from services.common.server import Server, Service, create_server
 
 EMBEDDINGS = "aiorch.v1.EmbeddingsService"
 
@@ -143,6 +146,51 @@ async def test_the_channel_retries_unavailable_until_it_succeeds():
     await server.stop(0)
     assert reply.model == "scripted"
     assert servicer.calls == 3
+
+
+class StopsWhileBusy(embeddings_pb2_grpc.EmbeddingsServiceServicer):
+    """A replica that stops while busy: its first call holds the event loop, so the calls
+    reaching it meanwhile are taken by gRPC but by no handler, and then it stops."""
+
+    def __init__(self):
+        self.server: Server | None = None
+
+    async def Embed(self, request, context):
+        if self.server is not None:
+            server, self.server = self.server, None
+            time.sleep(0.3)  # noqa: ASYNC251 (holding the loop is the point)
+            asyncio.get_running_loop().create_task(server.stop(5))
+        return embeddings_pb2.EmbedResponse(model="stopping")
+
+
+def embed_concurrently(target: str, count: int) -> Counter:
+    """The codes of `count` calls sent 10 ms apart through a channel with the services'
+    options, from threads (the servers' loop is held meanwhile)."""
+    with grpc.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+        stub = embeddings_pb2_grpc.EmbeddingsServiceStub(channel)
+
+        def one(index: int) -> str:
+            time.sleep(0.01 * index)
+            try:
+                stub.Embed(embeddings_pb2.EmbedRequest(texts=["x"]), timeout=10)
+            except grpc.RpcError as error:
+                return error.code().name
+            return "OK"
+
+        with ThreadPoolExecutor(count) as pool:
+            return Counter(pool.map(one, range(count)))
+
+
+async def test_calls_a_stopping_replica_took_but_never_handled_go_to_another():
+    # gRPC answers them CANCELLED, not UNAVAILABLE (grpc/grpc#41785): the rare
+    # "step classify: CANCELLED" of a rolling restart. The channel retries them.
+    stopping = StopsWhileBusy()
+    first, second = await started(stopping), await started(ScriptedEmbeddings())
+    stopping.server = first
+    target = f"ipv4:127.0.0.1:{first.port},127.0.0.1:{second.port}"
+    codes = await asyncio.to_thread(embed_concurrently, target, 20)
+    await second.stop(0)
+    assert codes == Counter(OK=20)
 
 
 async def test_the_channel_does_not_retry_a_non_transient_error():

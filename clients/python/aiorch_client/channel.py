@@ -1,8 +1,9 @@
 """The gRPC channel every client call goes through: the suite's own retry service config.
 
 The policy is the one the services use between themselves (services/common/channels.py;
-a test keeps the two equal): retries on UNAVAILABLE and RESOURCE_EXHAUSTED only, with
-backoff and jitter, obeying the server's pushback, throttled, never past the deadline.
+a test keeps the two equal): retries on UNAVAILABLE, RESOURCE_EXHAUSTED and the CANCELLED
+a stopping server answers calls no handler took yet, with backoff and jitter, obeying the
+server's pushback, throttled, never past the deadline.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ RETRY_POLICY = {
     "initialBackoff": "0.05s",
     "maxBackoff": "1s",
     "backoffMultiplier": 2,
-    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"],
 }
 # A struggling service is not sent a retry storm (see services/common/channels.py).
 RETRY_THROTTLING = {"maxTokens": 100, "tokenRatio": 0.1}

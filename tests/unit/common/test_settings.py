@@ -29,8 +29,9 @@ def test_environment_moves_an_address_and_the_listen_address(monkeypatch):
 def test_retry_policy_retries_only_transient_codes_with_backoff_and_throttling():
     config = json.loads(SERVICE_CONFIG)
     policy = config["methodConfig"][0]["retryPolicy"]
-    # RESOURCE_EXHAUSTED waits out the server's pushback (services/common/channels.py).
-    assert policy["retryableStatusCodes"] == ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]
+    # RESOURCE_EXHAUSTED waits out the server's pushback; CANCELLED is a stopping server's
+    # answer to calls no handler took yet (services/common/channels.py).
+    assert policy["retryableStatusCodes"] == ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED"]
     assert policy["maxAttempts"] > 1 and policy["backoffMultiplier"] > 1
     assert config["retryThrottling"]["maxTokens"] > 0
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
