@@ -76,6 +76,7 @@ EMBED_QUEUE_SECONDS = Histogram(
 current_service: ContextVar[str] = ContextVar("aiorch_service", default="")
 
 
+@lru_cache(maxsize=256)  # asked on every call served: worked out once per service
 def service_name(grpc_service: str) -> str:
     """`aiorch.v1.MeetingIntelService` -> `meeting_intel`."""
     name = grpc_service.rsplit(".", 1)[-1].removesuffix("Service")
