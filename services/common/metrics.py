@@ -149,7 +149,9 @@ class _Metered:
 
 class _Timed:
     """A call in flight, ended once: when its reply (or stream) ends, or when it is
-    cancelled before anyone waited for it (Link cancels calls it will not make)."""
+    cancelled before anyone waited for it (Link cancels calls it will not make). Every
+    call is awaited or cancelled (Link.call does one or the other); one left alone would
+    stay counted as started."""
 
     __slots__ = ("at", "call", "ended", "labels")
     kind: str  # the grpc_type label

@@ -154,12 +154,13 @@ class StopsWhileBusy(embeddings_pb2_grpc.EmbeddingsServiceServicer):
 
     def __init__(self):
         self.server: Server | None = None
+        self.stopped: asyncio.Task | None = None
 
     async def Embed(self, request, context):
         if self.server is not None:
             server, self.server = self.server, None
             time.sleep(0.3)  # noqa: ASYNC251 (holding the loop is the point)
-            asyncio.get_running_loop().create_task(server.stop(5))
+            self.stopped = asyncio.get_running_loop().create_task(server.stop(5))
         return embeddings_pb2.EmbedResponse(model="stopping")
 
 
@@ -190,6 +191,8 @@ async def test_calls_a_stopping_replica_took_but_never_handled_go_to_another():
     target = f"ipv4:127.0.0.1:{first.port},127.0.0.1:{second.port}"
     codes = await asyncio.to_thread(embed_concurrently, target, 20)
     await second.stop(0)
+    assert stopping.stopped is not None
+    await stopping.stopped
     assert codes == Counter(OK=20)
 
 
