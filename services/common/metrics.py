@@ -108,10 +108,10 @@ class MeteredChannel:
     """A grpc.aio channel whose calls are counted and timed, by method and code; all else
     is the channel's own.
 
-    Not a client interceptor: grpc.aio runs each intercepted call in a task of its own,
-    which cost a unary call 80 µs more of the caller's CPU and 120 µs more latency, where
-    this wrapper costs 4 µs and 27 µs (a bare call: 330 µs and 680 µs; uvloop, 2 cores).
-    A service makes several such calls for one request."""
+    Not a client interceptor: grpc.aio runs each intercepted call in a task of its own.
+    Measured against a bare call (about 340 µs of the caller's CPU and 700 µs round trip;
+    uvloop, 2 cores), the interceptor added 57-92 µs of CPU and 64-114 µs of latency, this
+    wrapper 21-39 µs and 17-18 µs. A service makes several such calls for one request."""
 
     def __init__(self, channel: grpc.aio.Channel):
         self.channel = channel
