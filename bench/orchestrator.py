@@ -345,34 +345,43 @@ def floor(settings: Settings, samples: list[str], requests: int) -> dict[str, li
 
 async def _floor(settings: Settings, relay_addr: str, samples: list[str], requests: int):
     labels = [classifier_pb2.Label(name=n) for n in LABELS]
-    targets = {
-        "direct": grpc.aio.insecure_channel(settings.classifier_addr).unary_unary(CLASSIFY),
-        "relay": grpc.aio.insecure_channel(relay_addr).unary_unary(CLASSIFY),
-        "workflow": grpc.aio.insecure_channel(settings.orchestrator_addr).unary_unary(
-            "/aiorch.v1.OrchestratorService/CreateWorkflow"
-        ),
+    channels = {
+        "direct": grpc.aio.insecure_channel(settings.classifier_addr),
+        "relay": grpc.aio.insecure_channel(relay_addr),
+        "workflow": grpc.aio.insecure_channel(settings.orchestrator_addr),
     }
-    await grpc.aio.insecure_channel(relay_addr).channel_ready()
+    methods = {"direct": CLASSIFY, "relay": CLASSIFY}
+    targets = {
+        name: channel.unary_unary(
+            methods.get(name, "/aiorch.v1.OrchestratorService/CreateWorkflow")
+        )
+        for name, channel in channels.items()
+    }
+    await channels["relay"].channel_ready()
     took: dict[str, list[float]] = {name: [] for name in targets}
-    for i in range(requests + 20):
-        text = samples[i % len(samples)]
-        classify = classifier_pb2.ClassifyRequest(text=text, labels=labels)
-        bodies = {
-            "direct": classify.SerializeToString(),
-            "relay": classify.SerializeToString(),
-            "workflow": pb.CreateWorkflowRequest(
-                type="classification",
-                wait=True,
-                use_cache=False,
-                input=pb.WorkflowInput(text=text, labels=labels),
-            ).SerializeToString(),
-        }
-        order = list(targets) if i % 2 else list(reversed(targets))
-        for name in order:
-            started = time.perf_counter()
-            await targets[name](bodies[name], timeout=60, metadata=CALLER)
-            if i >= 20:  # after the warm-up
-                took[name].append((time.perf_counter() - started) * 1000)
+    try:
+        for i in range(requests + 20):
+            text = samples[i % len(samples)]
+            classify = classifier_pb2.ClassifyRequest(text=text, labels=labels).SerializeToString()
+            bodies = {
+                "direct": classify,
+                "relay": classify,
+                "workflow": pb.CreateWorkflowRequest(
+                    type="classification",
+                    wait=True,
+                    use_cache=False,
+                    input=pb.WorkflowInput(text=text, labels=labels),
+                ).SerializeToString(),
+            }
+            order = list(targets) if i % 2 else list(reversed(targets))
+            for name in order:
+                started = time.perf_counter()
+                await targets[name](bodies[name], timeout=60, metadata=CALLER)
+                if i >= 20:  # after the warm-up
+                    took[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        for channel in channels.values():
+            await channel.close()
     return took
 
 

@@ -11,7 +11,6 @@ Names follow Prometheus conventions: base units (`_seconds`), counters end in `_
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextvars import ContextVar
 from functools import lru_cache
@@ -96,9 +95,7 @@ def record_usage(backend: str, model: str, input_tokens: int, output_tokens: int
     AI_COST.labels(service, backend, model).inc(cost)
 
 
-def _code_of(error: BaseException | None) -> str:
-    if error is None:
-        return "OK"
+def _code_of(error: BaseException) -> str:
     if isinstance(error, grpc.aio.AioRpcError):
         return error.code().name
     return "CANCELLED"
@@ -169,14 +166,14 @@ class _Timed:
     def cancel(self) -> bool:
         cancelled = self.call.cancel()
         if cancelled:
-            self._end(asyncio.CancelledError())
+            self._end("CANCELLED")
         return cancelled
 
-    def _end(self, error: BaseException | None) -> None:
+    def _end(self, code: str) -> None:
         if self.ended:
             return
         self.ended = True
-        handled, timed = _client_ended(self.labels, _code_of(error))
+        handled, timed = _client_ended(self.labels, code)
         handled.inc()
         timed.observe(time.perf_counter() - self.at)
 
@@ -189,9 +186,9 @@ class _TimedUnary(_Timed):
         try:
             reply = yield from self.call.__await__()
         except BaseException as error:  # cancelled too: the caller's task went away
-            self._end(error)
+            self._end(_code_of(error))
             raise
-        self._end(None)
+        self._end("OK")
         return reply
 
 
@@ -207,9 +204,9 @@ class _TimedStream(_Timed):
             async for reply in self.call:
                 yield reply
         except BaseException as error:
-            self._end(error)
+            self._end(_code_of(error))
             raise
-        self._end(None)
+        self._end("OK")
 
 
 # Metric children looked up once per method (and code), not on every call: a lookup takes
