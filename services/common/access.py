@@ -1,9 +1,10 @@
 """What every finished call leaves behind: a JSON log line, the RPC metrics, the status on
 its trace span, and for calls that change state an audit line.
 
-Installed by `create_server` inside the tracing interceptor, so each line carries the
-call's trace and span ids (services.common.logs). Lines name the caller by a pseudonym
-(HMAC of the user id under AIORCH_LOG_KEY) and a message by its size, never its text.
+Wrapped around every handler by `create_server`, inside the tracing interceptor, so each
+line carries the call's trace and span ids (services.common.logs). Lines name the caller
+by a pseudonym (HMAC of the user id under AIORCH_LOG_KEY) and a message by its size,
+never its text.
 """
 
 from __future__ import annotations
@@ -85,11 +86,6 @@ def _children(labels: tuple[str, str, str], code: str):
     )
 
 
-@lru_cache(maxsize=1024)
-def _started(labels: tuple[str, str, str]):
-    return metrics.SERVER_STARTED.labels(*labels)
-
-
 def _reply_size(reply) -> dict:
     return {"reply_bytes": reply.ByteSize()} if reply is not None else {}
 
@@ -153,7 +149,7 @@ class _Call:
             )
 
 
-class AccessLogInterceptor(grpc.aio.ServerInterceptor):
+class AccessLog:
     """Logs, counts and times every call when it ends (a stream: when it closes)."""
 
     def __init__(self, log_key: str = ""):
@@ -173,22 +169,22 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
         pseudonym = self.pseudonym(caller.user_id) if caller.user_id else ""
         return _Call(method, labels, pseudonym, caller.is_admin)
 
-    async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith("/grpc."):
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` of `method`, logged, counted and timed (gRPC's own services, health
+        and reflection, are not)."""
+        if method.startswith("/grpc."):
             return handler
         grpc_service, name = metrics.split_method(method)
         service = metrics.service_name(grpc_service)
-        metadata = handler_call_details.invocation_metadata
         if handler.unary_unary:
             behavior = handler.unary_unary
             labels = (grpc_service, name, "unary")
+            started = metrics.SERVER_STARTED.labels(*labels)
 
             async def unary(request, context):
                 metrics.current_service.set(service)
-                _started(labels).inc()
-                call = self._call(method, labels, metadata)
+                started.inc()
+                call = self._call(method, labels, context.invocation_metadata())
                 reply = error = None
                 try:
                     reply = await behavior(request, context)
@@ -202,12 +198,13 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
             return handler._replace(unary_unary=unary)
         if handler.unary_stream:
             stream_behavior = handler.unary_stream
-            labels = (grpc_service, name, "server_stream")
+            stream_labels = (grpc_service, name, "server_stream")
+            stream_started = metrics.SERVER_STARTED.labels(*stream_labels)
 
             async def stream(request, context):
                 metrics.current_service.set(service)
-                _started(labels).inc()
-                call = self._call(method, labels, metadata)
+                stream_started.inc()
+                call = self._call(method, stream_labels, context.invocation_metadata())
                 sent = 0
                 error = None
                 try:

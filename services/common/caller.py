@@ -13,8 +13,8 @@ two entries for the user they act for: the services trust them from whoever can 
 them, and the NetworkPolicy (deploy/k8s/base/network-policy.yaml) lets in only the gateway,
 the suite's own pods and pods labelled `aiorch.io/caller: "true"`.
 
-The runtime's CallerInterceptor reads the metadata once per call; servicers ask here and
-never parse metadata themselves:
+The runtime (services.common.handlers) reads the metadata once per call; servicers ask
+here and never parse metadata themselves:
 
     caller.user_id()        the verified caller's id; UNAUTHENTICATED without one
     caller.is_admin()       the caller has the `admin` role

@@ -1,7 +1,8 @@
 """Domain errors and their one mapping to gRPC status with google.rpc details.
 
-Domain code raises these and knows nothing of gRPC; the server interceptor turns them
-into a status the client can read field by field (`rpc_status.from_call`).
+Domain code raises these and knows nothing of gRPC; the runtime's error mapping
+(services.common.handlers) turns them into a status the client can read field by field
+(`rpc_status.from_call`).
 """
 
 from __future__ import annotations

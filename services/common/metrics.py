@@ -70,8 +70,8 @@ EMBED_QUEUE_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
-# The proto service (short name, "classifier") whose RPC is being served: the server
-# interceptor sets it, so figures recorded deep in a call know which service they are of.
+# The proto service (short name, "classifier") whose RPC is being served: the access log's
+# wrapper sets it, so figures recorded deep in a call know which service they are of.
 current_service: ContextVar[str] = ContextVar("aiorch_service", default="")
 
 

@@ -1,13 +1,14 @@
 """One way to run a gRPC service: grpc.aio, standard health, reflection, graceful drain,
 telemetry.
 
-`create_server` builds a server on any address (tests use port 0), with the tracing,
-access log and metrics, error and caller interceptors; `run` is what a service's
-`__main__` calls: it installs tracing, serves the Prometheus endpoint, builds the service,
-serves until SIGTERM or SIGINT, then reports NOT_SERVING, lets in-flight calls finish
-within the grace period, flushes the last spans and exits 0. A stop that still waits
-`CLOSE_SECONDS` after the grace logs what each task waits on and exits 1: a process that
-ignores SIGTERM would hold its pod until the kubelet's SIGKILL, and tell no one why.
+`create_server` builds a server on any address (tests use port 0), every handler wrapped
+in the access log and metrics, error mapping and the caller (tracing, when on, is an
+interceptor around them); `run` is what a service's `__main__` calls: it installs
+tracing, serves the Prometheus endpoint, builds the service, serves until SIGTERM or
+SIGINT, then reports NOT_SERVING, lets in-flight calls finish within the grace period,
+flushes the last spans and exits 0. A stop that still waits `CLOSE_SECONDS` after the
+grace logs what each task waits on and exits 1: a process that ignores SIGTERM would hold
+its pod until the kubelet's SIGKILL, and tell no one why.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common import telemetry
-from services.common.access import AccessLogInterceptor
-from services.common.interceptors import CallerInterceptor, ErrorInterceptor
+from services.common import handlers, telemetry
+from services.common.access import AccessLog
 from services.common.logs import configure_logging
 from services.common.metrics import serve_metrics
 from services.common.settings import Settings, get_settings
@@ -59,7 +59,7 @@ class Service:
 
     name: str  # full proto name, e.g. "aiorch.v1.EmbeddingsService"
     servicer: object
-    add_to_server: Callable[[object, grpc.aio.Server], None]
+    add_to_server: Callable[[object, handlers.Registrar], None]
     # Work of the service's own that outlives a call (queued workflows): given the seconds
     # left of the stop's grace, it ends or hands back that work meanwhile, while the
     # server drains its calls. One grace for both, so the whole stop fits the pod's.
@@ -85,22 +85,23 @@ class Server:
 
 
 def create_server(services: Sequence[Service], addr: str) -> Server:
-    # The first interceptor is the outermost: the access log runs inside the call's span
-    # and sees the status the error interceptor gave.
-    interceptors = [
-        *telemetry.server_interceptors(),
-        AccessLogInterceptor(get_settings().log_key.get_secret_value()),
-        ErrorInterceptor(),
-        CallerInterceptor(),
-    ]
-    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
+    server = grpc.aio.server(interceptors=telemetry.server_interceptors(), options=SERVER_OPTIONS)
+    access = AccessLog(get_settings().log_key.get_secret_value())
+
+    def wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        # Outermost first: the access log sees the status the error mapping gave.
+        return access.wrap(method, handlers.errors(handlers.reading_caller(handler)))
+
+    registrar = handlers.Registrar(server, wrap)
     for service in services:
-        service.add_to_server(service.servicer, server)
+        service.add_to_server(service.servicer, registrar)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
     names = tuple(s.name for s in services)
     # Reflection lists every RPC to whoever connects: on for development (grpcurl), off
-    # where AIORCH_REFLECTION=off (the Kubernetes manifests set it).
+    # where AIORCH_REFLECTION=off (the Kubernetes manifests set it). Registered unwrapped:
+    # it picks its asyncio servicer by the server's type, and gRPC's own services are not
+    # logged anyway.
     if os.environ.get("AIORCH_REFLECTION", "on").lower() not in ("off", "0", "false"):
         reflection.enable_server_reflection(
             (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server

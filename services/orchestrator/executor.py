@@ -24,7 +24,7 @@ from services.common.caller import USER_HEADER
 from services.common.channels import Link
 from services.common.deadlines import Deadline
 from services.common.errors import Unavailable, is_quota_spent, public_text
-from services.common.interceptors import ATTEMPT
+from services.common.handlers import ATTEMPT
 from services.orchestrator import record
 from services.orchestrator.breaker import CircuitBreaker
 from services.orchestrator.cache import Flight, ResultCache

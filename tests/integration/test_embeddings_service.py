@@ -1,4 +1,5 @@
-"""EmbeddingsService through gRPC, served by pytest-grpc-aio's server with our interceptors."""
+"""EmbeddingsService through gRPC, served by pytest-grpc-aio's server, its handlers wrapped in
+our error mapping."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from grpc_status import rpc_status
 
 from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from services.common.errors import field_violations
-from services.common.interceptors import ErrorInterceptor
+from services.common.handlers import Registrar, errors
 from services.embeddings.backends import LocalBackend
 from services.embeddings.servicer import EmbeddingsServicer
 
 
 @pytest.fixture
 def grpc_add_to_server():
-    return embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server
+    def add(servicer, server):
+        registrar = Registrar(server, lambda method, handler: errors(handler))
+        embeddings_pb2_grpc.add_EmbeddingsServiceServicer_to_server(servicer, registrar)
+
+    return add
 
 
 @pytest.fixture
@@ -27,11 +32,6 @@ def grpc_servicer(encoder, settings):
 @pytest.fixture
 def grpc_stub_cls():
     return embeddings_pb2_grpc.EmbeddingsServiceStub
-
-
-@pytest.fixture
-def grpc_interceptors():
-    return [ErrorInterceptor()]
 
 
 async def test_embed_returns_a_unit_vector_per_text_in_order(grpc_aio_stub, encoder):
