@@ -23,7 +23,7 @@ from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.caller import USER_HEADER
 from services.common.channels import Link
 from services.common.deadlines import Deadline
-from services.common.errors import Unavailable, is_quota_spent, public_text
+from services.common.errors import DomainError, Unavailable, is_quota_spent, public_text
 from services.common.handlers import ATTEMPT
 from services.orchestrator import record
 from services.orchestrator.breaker import CircuitBreaker
@@ -75,6 +75,9 @@ class Run:
     # It began to run here: a stop that hands it back may leave what its steps did (an
     # answer charged to the caller's budget), so sending it again is not always safe.
     began: bool = False
+    # What ended it here other than its steps (the store away, a bug): what its waiting
+    # caller hears, as itself (a bug as INTERNAL, which no retry policy repeats).
+    error: DomainError | None = None
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 

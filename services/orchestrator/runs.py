@@ -13,7 +13,7 @@ import time
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.deadlines import Deadline
-from services.common.errors import NotFound
+from services.common.errors import DomainError, NotFound
 from services.orchestrator import record
 from services.orchestrator.cache_keys import Keys
 from services.orchestrator.events import EventHub
@@ -170,8 +170,15 @@ class Runs:
             pass  # recorded by the executor
         except LeaseLost:
             run.dropped = True
+        except DomainError as error:  # the store away, say
+            log.warning(
+                "workflow stopped by an error",
+                extra={"id": run.workflow.workflow_id, "error": str(error)},
+            )
+            run.error = error
         except Exception:
             log.exception("workflow failed unexpectedly", extra={"id": run.workflow.workflow_id})
+            run.error = DomainError("the workflow failed unexpectedly")
         finally:
             self._finish(run)
 

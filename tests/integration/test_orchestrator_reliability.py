@@ -16,6 +16,7 @@ from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import open_channel
 from services.common.errors import InvalidInput, Overloaded, Unavailable
+from services.orchestrator.executor import Executor
 
 from .orchestrator_fakes import (
     finished,
@@ -229,3 +230,21 @@ async def test_a_batchs_items_count_against_the_queue(tmp_path):
     assert len(accepted) == 3
     assert {item.error.code for item in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]}
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_a_sync_workflow_ended_by_a_bug_answers_internal_which_nothing_retries(
+    tmp_path, monkeypatch
+):
+    runs = []
+
+    async def broken(self, run):
+        runs.append(run.workflow.workflow_id)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Executor, "run", broken)
+    async with running(tmp_path) as (_, stub):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateWorkflow(request(), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert caught.value.details() == "the workflow failed unexpectedly"
+    assert len(runs) == 1
