@@ -34,7 +34,10 @@ class ActivityTracker:
         monitor_addr: str,
         max_queued: int = 1000,
         timeout: float = 2.0,
-        linger: float = 0.05,
+        # A record reaches the monitor within a quarter second. The CPU the monitor
+        # spends on each workflow at 16 concurrent uncached workflows, per-process, 3
+        # rounds: 0.25-0.32 ms with 0.05 s, 0.11-0.13 ms with 0.25 s (its idle 0.04-0.06).
+        linger: float = 0.25,
         max_batch: int = 200,
     ):
         self._channel = open_channel(monitor_addr)
