@@ -176,5 +176,5 @@ def usage_response(found: Report) -> assistant_pb2.GetUsageResponse:
 
 def stream_error(error: BaseException) -> status_pb2.Status:
     """The status a failed stream ends with, as its last message carries it (the runtime's
-    error interceptor sends the same as the stream's status)."""
+    error mapping sends the same as the stream's status)."""
     return status_of(error)[0]

@@ -170,10 +170,7 @@ class AccessLog:
         return _Call(method, labels, pseudonym, caller.is_admin)
 
     def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        """`handler` of `method`, logged, counted and timed (gRPC's own services, health
-        and reflection, are not)."""
-        if method.startswith("/grpc."):
-            return handler
+        """`handler` of `method`, logged, counted and timed."""
         grpc_service, name = metrics.split_method(method)
         service = metrics.service_name(grpc_service)
         if handler.unary_unary:

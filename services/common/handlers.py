@@ -160,8 +160,9 @@ Wrap = Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler]
 
 class _Wrapped(grpc.GenericRpcHandler):
     """A generic handler whose method handlers come wrapped, each once: on its method's
-    first call. Ours (the generated code's, health's, reflection's) give a method the same
-    handler whatever the call's metadata."""
+    first call. grpcio 1.85 serves the generated code's methods from their registered
+    table (wrapped as they are registered, below) and asks generic handlers only for
+    others. Ours give a method the same handler whatever the call's metadata."""
 
     def __init__(self, inner: grpc.GenericRpcHandler, wrap: Wrap):
         self._inner = inner

@@ -89,6 +89,10 @@ def create_server(services: Sequence[Service], addr: str) -> Server:
     access = AccessLog(get_settings().log_key.get_secret_value())
 
     def wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if method.startswith("/grpc."):
+            # gRPC's own (health): not ours to log, and health's Watch writes through its
+            # context where the wrappers expect a stream to be an async generator.
+            return handler
         # Outermost first: the access log sees the status the error mapping gave.
         return access.wrap(method, handlers.errors(handlers.reading_caller(handler)))
 

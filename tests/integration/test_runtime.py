@@ -226,6 +226,19 @@ async def test_an_rpc_not_built_yet_answers_unimplemented():
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
+async def test_health_watch_streams_the_serving_status():
+    server = await started(ScriptedEmbeddings())
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            watch = stub.Watch(health_pb2.HealthCheckRequest(service=EMBEDDINGS), timeout=5)
+            first = await watch.read()
+            watch.cancel()
+    finally:
+        await server.stop(0)
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
+
+
 async def test_reflection_lists_the_service_and_health():
     server = await started(ScriptedEmbeddings())
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
