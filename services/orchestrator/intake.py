@@ -165,9 +165,12 @@ class Intake:
                 if run is not None:
                     try:
                         async with asyncio.timeout(limit.remaining()):
-                            return await asyncio.shield(run.done)
+                            ended = await asyncio.shield(run.done)
                     except TimeoutError:
                         break
+                    if run.error is not None and not record.is_final(ended.status):
+                        raise run.error  # as its first caller hears it
+                    return ended
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(WATCH_POLL_SECONDS, limit.remaining())):
                         await events.get()

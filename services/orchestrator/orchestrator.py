@@ -78,8 +78,8 @@ class Orchestrator:
         except asyncio.CancelledError:
             self.runs.cancel_later(run)  # the caller went away: so does its work
             raise
-        if run.error is not None:  # a stored record is run again when its lease lapses
-            raise run.error
+        if run.error is not None and not record.is_final(workflow.status):
+            raise run.error  # its stored record, if any, is run again when its lease lapses
         if run.dropped:  # finished, or runs, elsewhere: wait for that
             elsewhere = await self.runs.read(workflow.workflow_id)
             workflow = await self.intake.first(elsewhere, True, rpc_remaining)

@@ -16,7 +16,9 @@ from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc
 from aiorch.v1 import orchestrator_pb2 as pb
 from services.common.channels import open_channel
 from services.common.errors import InvalidInput, Overloaded, Unavailable
+from services.orchestrator import record
 from services.orchestrator.executor import Executor
+from services.orchestrator.store import WorkflowStore
 
 from .orchestrator_fakes import (
     finished,
@@ -248,3 +250,33 @@ async def test_a_sync_workflow_ended_by_a_bug_answers_internal_which_nothing_ret
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert caught.value.details() == "the workflow failed unexpectedly"
     assert len(runs) == 1
+
+
+async def test_a_second_caller_with_the_key_hears_the_bug_the_first_heard(tmp_path, monkeypatch):
+    async def broken(self, run):
+        record.start(run.workflow)
+        await self.persist(run)
+        await asyncio.sleep(0.5)  # the second caller arrives and waits on this run
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Executor, "run", broken)
+    async with running(tmp_path) as (_, stub):
+        first = asyncio.ensure_future(stub.CreateWorkflow(request(idempotency_key="k"), timeout=5))
+        await asyncio.sleep(0.2)
+        second = stub.CreateWorkflow(request(idempotency_key="k"), timeout=5)
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert [o.code() for o in outcomes] == [grpc.StatusCode.INTERNAL] * 2, outcomes
+
+
+async def test_a_result_whose_last_write_failed_still_reaches_its_caller(tmp_path, monkeypatch):
+    update = WorkflowStore.update
+
+    async def final_write_fails(self, workflow, updated_at, owner):
+        if record.is_final(workflow.status):
+            raise Unavailable("the store is away")
+        return await update(self, workflow, updated_at, owner)
+
+    monkeypatch.setattr(WorkflowStore, "update", final_write_fails)
+    async with running(tmp_path) as (_, stub):
+        reply = await stub.CreateWorkflow(request(idempotency_key="k"), timeout=10)
+    assert reply.workflow.status == pb.WORKFLOW_STATUS_SUCCEEDED
