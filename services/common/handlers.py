@@ -181,8 +181,8 @@ class _Wrapped(grpc.GenericRpcHandler):
 
 
 class Registrar:
-    """A server as the generated `add_*_to_server` functions (and health's, and
-    reflection's) see it: every handler they register goes in wrapped by `wrap`."""
+    """A server as the generated `add_*_to_server` functions see it: every handler they
+    register goes in wrapped by `wrap`."""
 
     def __init__(self, server: grpc.aio.Server, wrap: Wrap):
         self._server = server
