@@ -33,6 +33,8 @@ class _AsStream(_As, grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(self._details(details), request)
 
 
-def channel_as(addr: str, user: str = TESTER, roles: tuple[str, ...] = ()) -> grpc.aio.Channel:
+def channel_as(
+    addr: str, user: str = TESTER, roles: tuple[str, ...] = (), options=()
+) -> grpc.aio.Channel:
     interceptors = [_AsUnary(user, roles), _AsStream(user, roles)]
-    return grpc.aio.insecure_channel(addr, interceptors=interceptors)
+    return grpc.aio.insecure_channel(addr, options=options, interceptors=interceptors)

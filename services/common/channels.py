@@ -26,7 +26,9 @@ RETRY_POLICY = {
     "maxBackoff": "1s",
     "backoffMultiplier": 2,
     # Only what is transient. UNAVAILABLE: the call never reached a server that could act
-    # on it. RESOURCE_EXHAUSTED: our servers answer it only when overloaded, with a
+    # on it; a server whose work on it began and was cut short (a workflow handed back by
+    # a stop) answers with the call committed, which no policy retries (handlers.py).
+    # RESOURCE_EXHAUSTED: our servers answer it only when overloaded, with a
     # grpc-retry-pushback-ms trailer (services/common/errors.py Overloaded) that the retry
     # waits out instead of the backoff; a server that must not be retried sends a negative
     # pushback, which ends the retries. (gRPC's own RESOURCE_EXHAUSTED, a message over the

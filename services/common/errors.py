@@ -164,12 +164,17 @@ class Unavailable(DomainError):
     """A dependency cannot be reached, or this process is stopping; transient.
 
     `retry_safe`: nothing of the call was done here (or what was, the same request sent
-    again joins), so a retry is safe even for a method that is not idempotent."""
+    again joins), so a retry is safe even for a method that is not idempotent.
+
+    `began`: the call began work that sending it again would repeat (a workflow's steps
+    ran). The answer commits the call first, so no gRPC retry policy sends it again: the
+    caller decides."""
 
     code = grpc.StatusCode.UNAVAILABLE
 
-    def __init__(self, message: str, *, retry_safe: bool = False):
+    def __init__(self, message: str, *, retry_safe: bool = False, began: bool = False):
         self.retry_safe = retry_safe
+        self.began = began and not retry_safe
         super().__init__(message)
 
     def trailing_metadata(self) -> tuple[tuple[str, str], ...]:

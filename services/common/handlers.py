@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from services.common import caller
-from services.common.errors import InvalidInput, status_of
+from services.common.errors import InvalidInput, Unavailable, status_of
 
 log = logging.getLogger("aiorch.rpc")
 
@@ -41,6 +41,12 @@ def _attempt(context: grpc.aio.ServicerContext) -> tuple[tuple[str, str], ...]:
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
+    if isinstance(error, Unavailable) and error.began:
+        # A client's retry policy sends a call again only until it has the server's
+        # headers (gRFC A6); sent before the status, they keep it from repeating work.
+        # The gateway's transcoder still answers 503: it holds a unary reply's headers
+        # until the status comes.
+        await context.send_initial_metadata(())
     found, extra, expected = status_of(error)
     if not expected:
         log.exception("unhandled error")

@@ -93,6 +93,7 @@ class Orchestrator:
             raise Unavailable(
                 f"the orchestrator stopped before this workflow finished; retry {again}",
                 retry_safe=handed_back and (run.stored or not run.began),
+                began=run.began,
             )
         return workflow
 

@@ -109,3 +109,14 @@ async def test_an_unavailable_answer_not_marked_safe_is_not_retried(tmp_path):
     assert status == 503
     assert "unavailable" in body["message"]
     assert servicer.calls == 1
+
+
+async def test_a_refusal_after_work_began_reaches_the_client_as_503_with_its_message(tmp_path):
+    """Its server commits the call before answering (headers first, the status in the
+    trailers): the transcoder still makes the status the HTTP code and the body."""
+    message = "the orchestrator stopped before this workflow finished; retry it"
+    servicer = Scripted(Unavailable(message, began=True))
+    status, body = await post_through_envoy(tmp_path, servicer)
+    assert status == 503, body
+    assert body["message"] == message
+    assert servicer.calls == 1

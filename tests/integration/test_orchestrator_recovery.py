@@ -14,6 +14,7 @@ import pytest
 
 from aiorch.v1 import orchestrator_pb2 as pb
 from aiorch.v1 import orchestrator_pb2_grpc
+from services.common.channels import CHANNEL_OPTIONS
 from services.common.database import Database
 from services.common.deadlines import Deadline
 from services.common.errors import RETRY_SAFE
@@ -156,16 +157,17 @@ async def test_a_stopping_orchestrator_hands_its_unfinished_work_to_the_next(
     assert resumed.status == pb.WORKFLOW_STATUS_SUCCEEDED
 
 
-async def _serving_slow_steps(stack, tmp_path):
+async def _serving_slow_steps(stack, tmp_path, options=()):
     """(fake, settings, services, stub): an orchestrator on a real server, in front of
-    capabilities that take 30 s, so what it runs is running when its drain comes."""
+    capabilities that take 30 s, so what it runs is running when its drain comes; the
+    stub's channel has `options`."""
     fake = FakeCapabilities(delay=30)
     settings = fake_settings(tmp_path, await start_fakes(stack, fake))
     services = await build_orchestrator(settings, stack)
     server = create_server(services, "127.0.0.1:0")
     await server.start()
     stack.push_async_callback(server.stop, 0)
-    channel = channel_as(f"127.0.0.1:{server.port}")
+    channel = channel_as(f"127.0.0.1:{server.port}", options=options)
     stack.push_async_callback(channel.close)
     return fake, settings, services, orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
 
@@ -185,6 +187,22 @@ async def test_a_sync_call_without_a_key_cut_short_by_a_stop_is_not_marked_safe_
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "retry it" in caught.value.details()
     assert caught.value.trailing_metadata().get(RETRY_SAFE) is None
+
+
+async def test_a_retry_policy_does_not_send_again_a_call_whose_steps_began(tmp_path):
+    """The suite's own retry policy retries UNAVAILABLE: answered as it was, the cut
+    call above would be sent again (and refused by the drained orchestrator, or run
+    twice by another). The answer commits the call first, so it reaches the caller."""
+    async with contextlib.AsyncExitStack() as stack:
+        fake, _, services, stub = await _serving_slow_steps(stack, tmp_path, CHANNEL_OPTIONS)
+        waiting = asyncio.ensure_future(stub.CreateWorkflow(request(use_cache=False), timeout=30))
+        await asyncio.wait_for(fake.started.wait(), 5)
+        await services[0].drain(1.5)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await waiting
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "stopped before this workflow finished; retry it" in caught.value.details()
+    assert fake.calls["Classify"] == 1
 
 
 async def test_a_stop_hands_a_sync_callers_work_back_and_tells_it_to_retry(tmp_path):
