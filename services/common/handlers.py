@@ -12,6 +12,7 @@ only when it is on.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from collections.abc import Callable
@@ -45,8 +46,9 @@ async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
         # A client's retry policy sends a call again only until it has the server's
         # headers (gRFC A6); sent before the status, they keep it from repeating work.
         # The gateway's transcoder still answers 503: it holds a unary reply's headers
-        # until the status comes.
-        await context.send_initial_metadata(())
+        # until the status comes. (A stream that sent a message has sent them already.)
+        with contextlib.suppress(grpc.aio.UsageError):
+            await context.send_initial_metadata(())
     found, extra, expected = status_of(error)
     if not expected:
         log.exception("unhandled error")

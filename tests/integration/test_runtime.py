@@ -14,7 +14,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from aiorch.v1 import embeddings_pb2, embeddings_pb2_grpc, monitor_pb2, monitor_pb2_grpc
+from aiorch.v1 import (
+    embeddings_pb2,
+    embeddings_pb2_grpc,
+    monitor_pb2,
+    monitor_pb2_grpc,
+    orchestrator_pb2,
+    orchestrator_pb2_grpc,
+)
 from services.common.channels import CHANNEL_OPTIONS, open_channel
 from services.common.errors import InvalidInput, Overloaded, Unavailable, field_violations
 from services.common.server import Server, Service, create_server
@@ -366,3 +373,42 @@ def test_a_stop_that_overruns_its_grace_says_what_it_waits_on_and_exits():
     assert code == 1
     assert "the stop overran its grace; exiting now" in rest
     assert "wait_forever" in rest  # the task it waited on, named
+
+
+class CutStream(orchestrator_pb2_grpc.OrchestratorServiceServicer):
+    async def WatchWorkflow(self, request, context):
+        yield orchestrator_pb2.WatchWorkflowResponse(
+            status=orchestrator_pb2.WORKFLOW_STATUS_RUNNING
+        )
+        raise Unavailable("cut short", began=True)
+
+
+async def test_a_stream_cut_short_after_work_began_ends_unavailable_with_its_message():
+    """The answer commits the call first; a stream that sent a message has already."""
+    server = create_server(
+        [
+            Service(
+                "aiorch.v1.OrchestratorService",
+                CutStream(),
+                orchestrator_pb2_grpc.add_OrchestratorServiceServicer_to_server,
+            )
+        ],
+        "127.0.0.1:0",
+    )
+    await server.start()
+    received = []
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            call = orchestrator_pb2_grpc.OrchestratorServiceStub(channel).WatchWorkflow(
+                orchestrator_pb2.WatchWorkflowRequest(workflow_id="w"), timeout=5
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                async for message in call:
+                    received.append(message.status)
+    finally:
+        await server.stop(0)
+    assert received == [orchestrator_pb2.WORKFLOW_STATUS_RUNNING]
+    assert (caught.value.code(), caught.value.details()) == (
+        grpc.StatusCode.UNAVAILABLE,
+        "cut short",
+    )
