@@ -172,29 +172,15 @@ async def _serving_slow_steps(stack, tmp_path, options=()):
     return fake, settings, services, orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
 
 
-async def test_a_sync_call_without_a_key_cut_short_by_a_stop_is_not_marked_safe_to_resend(
-    tmp_path,
-):
+@pytest.mark.parametrize("options", [(), CHANNEL_OPTIONS], ids=["plain", "retry-policy"])
+async def test_a_sync_call_without_a_key_cut_short_by_a_stop_is_not_sent_again(tmp_path, options):
     """Its steps began, and what they did may not be undone (an answer charged to the
-    caller's budget): the caller may retry, but the gateway does not do it unasked."""
+    caller's budget): the caller may retry, but neither the gateway (no retry-safe
+    trailer) nor a client's retry policy does it unasked. The suite's own policy retries
+    UNAVAILABLE: the answer commits the call first, or it would be sent again (refused
+    here by the drained orchestrator, run twice by another)."""
     async with contextlib.AsyncExitStack() as stack:
-        fake, _, services, stub = await _serving_slow_steps(stack, tmp_path)
-        waiting = asyncio.ensure_future(stub.CreateWorkflow(request(use_cache=False), timeout=30))
-        await asyncio.wait_for(fake.started.wait(), 5)
-        await services[0].drain(1.5)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await waiting
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "retry it" in caught.value.details()
-    assert caught.value.trailing_metadata().get(RETRY_SAFE) is None
-
-
-async def test_a_retry_policy_does_not_send_again_a_call_whose_steps_began(tmp_path):
-    """The suite's own retry policy retries UNAVAILABLE: answered as it was, the cut
-    call above would be sent again (and refused by the drained orchestrator, or run
-    twice by another). The answer commits the call first, so it reaches the caller."""
-    async with contextlib.AsyncExitStack() as stack:
-        fake, _, services, stub = await _serving_slow_steps(stack, tmp_path, CHANNEL_OPTIONS)
+        fake, _, services, stub = await _serving_slow_steps(stack, tmp_path, options)
         waiting = asyncio.ensure_future(stub.CreateWorkflow(request(use_cache=False), timeout=30))
         await asyncio.wait_for(fake.started.wait(), 5)
         await services[0].drain(1.5)
@@ -202,6 +188,7 @@ async def test_a_retry_policy_does_not_send_again_a_call_whose_steps_began(tmp_p
             await waiting
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "stopped before this workflow finished; retry it" in caught.value.details()
+    assert caught.value.trailing_metadata().get(RETRY_SAFE) is None
     assert fake.calls["Classify"] == 1
 
 
