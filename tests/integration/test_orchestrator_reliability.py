@@ -256,14 +256,14 @@ async def test_a_second_caller_with_the_key_hears_the_bug_the_first_heard(tmp_pa
     async def broken(self, run):
         record.start(run.workflow)
         await self.persist(run)
-        await asyncio.sleep(0.5)  # the second caller arrives and waits on this run
+        await asyncio.sleep(2)  # the second caller arrives and waits on this run
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(Executor, "run", broken)
     async with running(tmp_path) as (_, stub):
-        first = asyncio.ensure_future(stub.CreateWorkflow(request(idempotency_key="k"), timeout=5))
+        first = asyncio.ensure_future(stub.CreateWorkflow(request(idempotency_key="k"), timeout=10))
         await asyncio.sleep(0.2)
-        second = stub.CreateWorkflow(request(idempotency_key="k"), timeout=5)
+        second = stub.CreateWorkflow(request(idempotency_key="k"), timeout=10)
         outcomes = await asyncio.gather(first, second, return_exceptions=True)
     assert [o.code() for o in outcomes] == [grpc.StatusCode.INTERNAL] * 2, outcomes
 
